@@ -1,0 +1,679 @@
+"""Turn a raw ONNX graph into the canonical :class:`ArchGraph`.
+
+Exporters spell one network many ways. The canonical form removes every difference that does
+not change the architecture:
+
+* shape arithmetic (Shape/Gather/Unsqueeze/Concat/Constant … feeding Reshape and friends) and
+  any computation on constants only (weight transposes, gate reordering) is not architecture:
+  it is dropped, and the learned tensors it reads are credited to the node that uses them;
+* Identity, Dropout, Cast and elementwise arithmetic with a scalar constant (attention scaling)
+  are pass-throughs;
+* a chain of layout ops (Reshape/Transpose/Flatten/Squeeze/Unsqueeze/Slice/Gather/Split/Expand)
+  becomes one ``layout`` node per tensor leaving the chain, and disappears if it keeps the shape;
+* BatchNorm after a convolution is folded into it (as every exporter does by default);
+  ``Gemm`` and ``MatMul`` + bias ``Add`` are both ``linear``; ``x * sigmoid(x)`` is ``silu``,
+  ``x * erf(x)``-style GELU is ``gelu``, ``x * hardsigmoid(x)`` is ``hardswish``;
+  ``MatMul → Softmax → MatMul`` is ``attention``; a spatial ReduceMean is global pooling;
+* nodes are ordered by a structural hash (ancestors and descendants), not by export order, and
+  the inputs of commutative ops are sorted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from archscore.errors import InvalidModelError
+from archscore.graph.archgraph import CONST, ArchGraph, Node, Shape
+from archscore.graph.ops import COMMUTATIVE, DIRECT, LAYOUT, META_SOURCES, PARAMETRIC, REDUCE, UNARY
+from archscore.graph.parse import RawGraph, RawNode, buffer_slot
+
+STANDARD_DOMAINS = ("", "ai.onnx")
+PASS_THROUGH = frozenset({"Identity", "Dropout", "Cast", "CastLike"})
+SCALAR_FREE = frozenset({"Add", "Sub", "Mul", "Div"})
+
+
+@dataclass(eq=False)
+class _W:
+    """A working node: canonical op over ONNX tensor names."""
+
+    op: str
+    inputs: list[str]
+    outputs: list[str]
+    attrs: dict[str, object] = field(default_factory=dict)
+    params: int = 0
+    weight_params: int = 0
+
+
+def _numel(shape: Sequence[int] | None) -> int:
+    if shape is None or any(d < 0 for d in shape):
+        return -1
+    return math.prod(shape)
+
+
+def _pos_axis(axis: int, rank: int | None) -> int:
+    return axis + rank if (axis < 0 and rank) else axis
+
+
+class _Builder:
+    def __init__(self, raw: RawGraph) -> None:
+        self.raw = raw
+        self.shapes = raw.shapes
+        self.values = raw.values
+        self.meta: set[str] = set(raw.constants) | {""}
+        self.srcs: dict[str, frozenset[str]] = {name: frozenset({name}) for name in raw.param_numel}
+        self.alias: dict[str, str] = {}
+        self.nodes: list[_W] = []
+        self.fresh = 0
+
+    # -- helpers ----------------------------------------------------------------------------
+    def r(self, name: str) -> str:
+        """Resolve aliases (pass-through nodes removed)."""
+        seen = name
+        while seen in self.alias:
+            seen = self.alias[seen]
+        if seen != name:
+            self.alias[name] = seen
+        return seen
+
+    def shape(self, name: str) -> Shape | None:
+        return self.shapes.get(self.r(name))
+
+    def rank(self, name: str) -> int | None:
+        s = self.shape(name)
+        return None if s is None else len(s)
+
+    def claim(self, names: Sequence[str]) -> int:
+        """Learned parameters a node reads through the constant tensors ``names``.
+
+        Each tensor counts the smaller of its own size and the size of the learned tensors it is
+        computed from: a slice of a packed weight counts the slice, a broadcast (expanded) token
+        counts the token. Exporters merge equal-valued initializers (common in an untrained
+        network), so a tensor read by several nodes counts once per reader.
+        """
+        total = 0
+        for name in names:
+            srcs = self.srcs.get(name)
+            if srcs:
+                size = _numel(self.shapes.get(name))
+                learned = sum(self.raw.param_numel[s] for s in srcs)
+                total += learned if size < 0 else min(size, learned)
+        return total
+
+    def value(self, name: str) -> np.ndarray | None:
+        return self.values.get(name) if name else None
+
+    def scalar(self, name: str) -> float | None:
+        v = self.value(name)
+        if v is None or v.size != 1:
+            return None
+        return float(v.reshape(()))
+
+    def new_tensor(self, shape: Shape | None) -> str:
+        self.fresh += 1
+        name = f"\x00archscore:{self.fresh}"
+        self.shapes[name] = shape
+        return name
+
+    def emit(self, op: str, inputs: list[str], outputs: list[str], attrs: dict | None = None, params: int = 0) -> _W:
+        w = _W(op, inputs, outputs, attrs or {}, params)
+        self.nodes.append(w)
+        return w
+
+    # -- pass 1: drop constant computation, convert the rest ---------------------------------
+    def convert_all(self) -> None:
+        for n in self.raw.nodes:
+            ins = [self.r(i) if i else "" for i in n.inputs]
+            if n.op_type in META_SOURCES or all(i in self.meta for i in ins):
+                self.meta.update(n.outputs)
+                if n.op_type not in META_SOURCES:
+                    acc: frozenset[str] = frozenset()
+                    for i in ins:
+                        acc |= self.srcs.get(i, frozenset())
+                    if acc:
+                        for o in n.outputs:
+                            self.srcs[o] = acc
+                continue
+            n.inputs = ins
+            if n.domain not in STANDARD_DOMAINS:
+                self.other(n)
+            else:
+                self.convert(n)
+
+    def data(self, n: RawNode) -> list[str]:
+        return [i for i in n.inputs if i not in self.meta]
+
+    def consts(self, n: RawNode) -> list[str]:
+        return [i for i in n.inputs if i and i in self.meta]
+
+    def other(self, n: RawNode) -> None:
+        attrs: dict[str, object] = {"onnx_op": n.op_type}
+        if n.domain not in STANDARD_DOMAINS:
+            attrs["domain"] = n.domain
+        for k, v in n.attrs.items():
+            attrs[f"onnx_{k}"] = v
+        params = self.claim(self.consts(n))
+        self.emit("other", [i for i in n.inputs if i], list(n.outputs), attrs, params)
+
+    def convert(self, n: RawNode) -> None:
+        t, a, ins, outs = n.op_type, n.attrs, n.inputs, n.outputs
+        data = self.data(n)
+        if t in PASS_THROUGH:
+            self.alias[outs[0]] = data[0]
+            return
+        if t in LAYOUT:
+            if t == "Gather" and ins[0] in self.meta:
+                table = self.shapes.get(ins[0]) or ()
+                attrs = {"num_embeddings": table[0] if table else -1, "dim": _numel(table[1:]) if table else -1}
+                self.emit("embedding", [ins[1]], outs, attrs, self.claim([ins[0]]))
+            elif t in ("Gather", "GatherElements") and ins[1] not in self.meta:
+                self.other(n)
+            else:
+                self.emit("layout", [ins[0]], list(outs))
+            return
+        if t in REDUCE:
+            self.reduce(n, data)
+            return
+        if t in ("Conv", "ConvTranspose"):
+            self.conv(n)
+        elif t == "Gemm" or (t == "MatMul" and ins[1] in self.meta and self.rank(ins[1]) == 2):
+            self.linear(n)
+        elif t in ("LSTM", "GRU", "RNN"):
+            w = self.shapes.get(ins[1]) or (-1, -1, -1)
+            attrs = {
+                "hidden_size": int(a.get("hidden_size", w[1] // {"LSTM": 4, "GRU": 3, "RNN": 1}[t])),
+                "input_size": int(w[2]),
+                "direction": str(a.get("direction", "forward")),
+                "layout": int(a.get("layout", 0)),
+            }
+            if t == "GRU":
+                attrs["linear_before_reset"] = int(a.get("linear_before_reset", 0))
+            params = self.claim([i for s, i in enumerate(ins) if i and s in (1, 2, 3)])
+            inputs = [i for s, i in enumerate(ins) if i and i not in self.meta]
+            self.emit(t.lower(), inputs, outs, attrs, params)
+        elif t in ("BatchNormalization", "LayerNormalization", "GroupNormalization", "InstanceNormalization"):
+            attrs = {}
+            if t == "LayerNormalization":
+                attrs["axis"] = _pos_axis(int(a.get("axis", -1)), self.rank(ins[0]))
+            if t == "GroupNormalization":
+                attrs["num_groups"] = int(a.get("num_groups", 1))
+            params = self.claim([i for s, i in enumerate(ins) if s > 0 and i and not buffer_slot(t, s)])
+            self.emit(DIRECT[t], [ins[0]], outs[:1], attrs, params)
+        elif t == "PRelu":
+            self.emit("prelu", [ins[0]], outs, {}, self.claim(ins[1:]))
+        elif t == "Clip":
+            lo = a.get("min", self.scalar(ins[1]) if len(ins) > 1 else None)
+            hi = a.get("max", self.scalar(ins[2]) if len(ins) > 2 else None)
+            if lo == 0.0 and hi == 6.0:
+                self.emit("relu6", data[:1], outs)
+            elif lo == 0.0 and hi is None:
+                self.emit("relu", data[:1], outs)
+            else:
+                self.emit("clip", data[:1], outs, {"min": lo, "max": hi})
+        elif t in ("Softmax", "LogSoftmax", "Hardmax"):
+            default = -1 if self.raw.meta.get("opset", 13) >= 13 else 1
+            attrs = {"axis": _pos_axis(int(a.get("axis", default)), self.rank(ins[0]))}
+            self.emit(DIRECT.get(t, "other"), data[:1], outs, attrs)
+        elif t in ("MaxPool", "AveragePool", "LpPool"):
+            self.pool(n)
+        elif t in SCALAR_FREE and len(data) == 1 and self.scalar_operand(n, data[0]):
+            self.alias[outs[0]] = data[0]
+        elif t == "Pow":
+            self.emit("pow", data[:1], outs, {"exponent": self.scalar(ins[1])}, self.claim(self.consts(n)))
+        elif t in UNARY:
+            self.emit("unary", data[:1], outs, {"fn": t.lower()})
+        elif t in DIRECT:
+            attrs = _activation_attrs(t, a)
+            if t == "Concat":
+                attrs["axis"] = _pos_axis(int(a.get("axis", 0)), len(self.shapes.get(outs[0]) or ()) or None)
+            elif t == "Pad":
+                attrs["mode"] = str(a.get("mode", "constant"))
+            elif t in ("Resize", "Upsample"):
+                attrs["mode"] = str(a.get("mode", "nearest"))
+            elif t in ("DepthToSpace", "SpaceToDepth"):
+                attrs["blocksize"] = int(a.get("blocksize", 1))
+                if t == "DepthToSpace":
+                    attrs["mode"] = str(a.get("mode", "DCR"))
+            keep_consts = DIRECT[t] not in ("pad", "resize")
+            inputs = [i for i in ins if i and (keep_consts or i not in self.meta)]
+            self.emit(DIRECT[t], inputs, outs, attrs, self.claim(self.consts(n)))
+        else:
+            self.other(n)
+
+    def scalar_operand(self, n: RawNode, data_in: str) -> bool:
+        """Whether ``n`` combines ``data_in`` with a one-element constant and keeps its shape."""
+        const = [i for i in n.inputs if i in self.meta]
+        return (
+            len(const) == 1
+            and _numel(self.shapes.get(const[0])) == 1
+            and self.shapes.get(n.outputs[0]) == self.shapes.get(data_in)
+        )
+
+    def conv(self, n: RawNode) -> None:
+        a, ins = n.attrs, n.inputs
+        w = self.shapes.get(ins[1])
+        x = self.shapes.get(ins[0])
+        if w is None or x is None or len(w) < 3:
+            self.other(n)
+            return
+        k = tuple(int(v) for v in a.get("kernel_shape", w[2:]))
+        nd = len(k)
+        groups = int(a.get("group", 1))
+        transpose = n.op_type == "ConvTranspose"
+        cin = x[1]
+        cout = w[1] * groups if transpose else w[0]
+        attrs: dict[str, object] = {
+            "kernel": k,
+            "stride": tuple(a.get("strides", (1,) * nd)),
+            "dilation": tuple(a.get("dilations", (1,) * nd)),
+            "pads": self.pads(n, k),
+            "groups": groups,
+            "in_channels": cin,
+            "out_channels": cout,
+            "bias": len(ins) > 2 and bool(ins[2]),
+        }
+        if transpose:
+            attrs["output_padding"] = tuple(a.get("output_padding", (0,) * nd))
+            op = "conv_transpose"
+        else:
+            op = "dwconv" if groups > 1 and groups == cin else "conv"
+        weight = self.claim([ins[1]])
+        node = self.emit(op, [ins[0]], n.outputs[:1], attrs, weight + self.claim(ins[2:3]))
+        node.weight_params = weight
+
+    def pads(self, n: RawNode, k: tuple[int, ...]) -> tuple[int, ...]:
+        a = n.attrs
+        nd = len(k)
+        auto = str(a.get("auto_pad", "NOTSET"))
+        if auto in ("NOTSET", ""):
+            return tuple(int(v) for v in a.get("pads", (0,) * (2 * nd)))
+        if auto == "VALID":
+            return (0,) * (2 * nd)
+        x = self.shapes.get(n.inputs[0]) or ()
+        strides = a.get("strides", (1,) * nd)
+        dil = a.get("dilations", (1,) * nd)
+        begin, end = [], []
+        for i in range(nd):
+            size = x[2 + i] if len(x) > 2 + i else -1
+            if size < 0:
+                begin.append(-1)
+                end.append(-1)
+                continue
+            out = -(-size // strides[i])
+            total = max((out - 1) * strides[i] + (k[i] - 1) * dil[i] + 1 - size, 0)
+            small, large = total // 2, total - total // 2
+            begin.append(small if auto == "SAME_UPPER" else large)
+            end.append(large if auto == "SAME_UPPER" else small)
+        return tuple(begin + end)
+
+    def linear(self, n: RawNode) -> None:
+        a, ins = n.attrs, n.inputs
+        if n.op_type == "Gemm" and (ins[0] in self.meta or ins[1] not in self.meta):
+            self.emit("matmul", [i for i in ins[:3] if i], n.outputs, {}, self.claim(self.consts(n)))
+            return
+        w = self.shapes.get(ins[1]) or (-1, -1)
+        trans_b = n.op_type == "Gemm" and int(a.get("transB", 0)) == 1
+        in_f, out_f = (w[1], w[0]) if trans_b else (w[0], w[1])
+        bias = len(ins) > 2 and bool(ins[2])
+        attrs = {"in_features": in_f, "out_features": out_f, "bias": bias}
+        self.emit("linear", [ins[0]], n.outputs, attrs, self.claim(ins[1:3]))
+
+    def pool(self, n: RawNode) -> None:
+        a, t = n.attrs, n.op_type
+        x = self.shapes.get(n.inputs[0])
+        k = tuple(int(v) for v in a.get("kernel_shape", ()))
+        nd = len(k)
+        pads = self.pads(n, k)
+        y = self.shapes.get(n.outputs[0])
+        if (
+            t != "LpPool" and x is not None and y is not None and tuple(x[2:]) == k
+            and all(d == 1 for d in y[2:]) and not any(pads)
+        ):  # fmt: skip
+            self.emit("global_avg_pool" if t == "AveragePool" else "global_max_pool", [n.inputs[0]], n.outputs[:1])
+            return
+        attrs: dict[str, object] = {
+            "kernel": k,
+            "stride": tuple(a.get("strides", (1,) * nd)),
+            "pads": pads,
+            "ceil_mode": int(a.get("ceil_mode", 0)),
+        }
+        if t == "MaxPool":
+            attrs["dilation"] = tuple(a.get("dilations", (1,) * nd))
+        elif t == "AveragePool":
+            attrs["count_include_pad"] = int(a.get("count_include_pad", 0))
+        else:
+            attrs["p"] = int(a.get("p", 2))
+        self.emit(DIRECT[t], [n.inputs[0]], n.outputs[:1], attrs)
+
+    def reduce(self, n: RawNode, data: list[str]) -> None:
+        a, ins, out = n.attrs, n.inputs, n.outputs[0]
+        rank = self.rank(ins[0])
+        axes_val = a.get("axes")
+        if axes_val is None and len(ins) > 1 and ins[1]:
+            v = self.value(ins[1])
+            axes_val = None if v is None else tuple(int(x) for x in v.reshape(-1))
+        keep = int(a.get("keepdims", 1))
+        if axes_val is None and not (len(ins) > 1 and ins[1]):
+            axes = tuple(range(rank or 0))  # no axes: reduce over all
+        elif axes_val is None:
+            axes = None
+        else:
+            axes = tuple(sorted(_pos_axis(int(x), rank) for x in axes_val))
+        fn = n.op_type[len("Reduce") :].lower()
+        if rank and rank >= 3 and axes == tuple(range(2, rank)) and fn in ("mean", "max"):
+            x = self.shape(ins[0]) or ()
+            pooled_shape = tuple(x[:2]) + (1,) * (rank - 2)
+            op = "global_avg_pool" if fn == "mean" else "global_max_pool"
+            if keep:
+                self.emit(op, [ins[0]], [out])
+            else:
+                pooled = self.new_tensor(pooled_shape)
+                self.emit(op, [ins[0]], [pooled])
+                self.emit("layout", [pooled], [out])
+            return
+        attrs = {"fn": fn, "axes": axes, "keepdims": keep}
+        self.emit("reduce", data[:1], [out], attrs)
+
+    # -- pass 2: collapse layout chains ---------------------------------------------------------
+    def index(self) -> tuple[dict[str, _W], dict[str, list[_W]], set[str]]:
+        producer: dict[str, _W] = {}
+        consumers: dict[str, list[_W]] = {}
+        for w in self.nodes:
+            w.inputs = [self.r(i) for i in w.inputs]
+            for o in w.outputs:
+                if o:
+                    producer[o] = w
+            for i in w.inputs:
+                consumers.setdefault(i, []).append(w)
+        outputs = {self.r(o) for o in self.raw.outputs}
+        return producer, consumers, outputs
+
+    def collapse_layout(self) -> None:
+        _producer, consumers, outputs = self.index()
+        root: dict[str, str] = {}
+        kept: list[_W] = []
+        for w in self.nodes:
+            if w.op != "layout":
+                kept.append(w)
+                continue
+            src = w.inputs[0]
+            base = root.get(src, src)
+            for o in w.outputs:
+                if not o:
+                    continue
+                root[o] = base
+                exits = o in outputs or any(c.op != "layout" for c in consumers.get(o, ()))
+                if not exits:
+                    continue
+                if self.shapes.get(o) == self.shapes.get(base) and self.shapes.get(o) is not None:
+                    self.alias[o] = base
+                else:
+                    kept.append(_W("layout", [base], [o]))
+        self.nodes = kept
+
+    # -- pass 3: fusions ----------------------------------------------------------------------
+    def fuse(self) -> None:
+        """Fusion passes, each on a fresh producer/consumer index."""
+        for rule in (self.fold_batch_norm, self.fold_bias, self.gated_activation, self.attention):
+            producer, consumers, outputs = self.index()
+            removed: set[int] = set()
+
+            def sole(t: str, w: _W, consumers=consumers, outputs=outputs) -> bool:
+                return t not in outputs and [id(c) for c in consumers.get(t, ())] == [id(w)]
+
+            for w in self.nodes:
+                if id(w) not in removed and w.inputs:
+                    rule(w, producer, consumers, outputs, sole, removed)
+            self.nodes = [w for w in self.nodes if id(w) not in removed]
+
+    def fold_batch_norm(self, w: _W, producer, consumers, outputs, sole, removed: set[int]) -> None:
+        """BatchNorm after a convolution becomes the convolution's weight and bias."""
+        x = w.inputs[0]
+        p = producer.get(x)
+        if w.op == "batch_norm" and p is not None and p.op in ("conv", "dwconv") and sole(x, w):
+            p.attrs["bias"] = True
+            p.params = p.weight_params + int(p.attrs["out_channels"])  # type: ignore[arg-type]
+            removed.add(id(w))
+            self.alias[w.outputs[0]] = x
+
+    def fold_bias(self, w: _W, producer, consumers, outputs, sole, removed: set[int]) -> None:
+        """``MatMul`` by a weight followed by a bias ``Add`` is one ``linear``."""
+        if w.op != "add" or len(w.inputs) != 2:
+            return
+        a, b = w.inputs
+        if a in self.meta:
+            a, b = b, a
+        p = producer.get(a)
+        if (
+            b in self.meta and p is not None and p.op == "linear" and not p.attrs["bias"]
+            and sole(a, w) and _numel(self.shapes.get(b)) == p.attrs["out_features"]
+        ):  # fmt: skip
+            p.attrs["bias"] = True
+            p.params += w.params
+            removed.add(id(w))
+            self.alias[w.outputs[0]] = a
+
+    def gated_activation(self, w: _W, producer, consumers, outputs, sole, removed: set[int]) -> None:
+        """``x * f(x)`` is one activation: SiLU (sigmoid), HardSwish, GELU (erf), Mish."""
+        if w.op != "mul" or len(w.inputs) != 2:
+            return
+        for x, g in (w.inputs, w.inputs[::-1]):
+            gate = producer.get(g)
+            if gate is None or not gate.inputs or not sole(g, w):
+                continue
+            inner = gate.inputs[0]
+            soft = producer.get(inner)
+            if gate.op == "tanh" and soft is not None and soft.op == "softplus" and soft.inputs[0] == x:
+                if sole(inner, gate):
+                    removed.update({id(gate), id(soft)})
+                    w.op, w.inputs, w.attrs = "mish", [x], {}
+                return
+            if inner != x:
+                continue
+            fused = {"sigmoid": "silu", "hardsigmoid": "hardswish"}.get(gate.op)
+            if gate.op == "unary" and gate.attrs.get("fn") == "erf":
+                fused = "gelu"
+            if fused:
+                removed.add(id(gate))
+                w.op, w.inputs = fused, [x]
+                w.attrs = {"approximate": "none"} if fused == "gelu" else {}
+                return
+
+    def attention(self, w: _W, producer, consumers, outputs, sole, removed: set[int]) -> None:
+        """``MatMul(q, kᵀ) → Softmax → MatMul(·, v)`` is one ``attention``."""
+        if w.op != "softmax":
+            return
+        p = producer.get(w.inputs[0])
+        users = consumers.get(w.outputs[0], [])
+        m2 = users[0] if len(users) == 1 else None
+        if (
+            p is not None and p.op == "matmul" and len(p.inputs) == 2 and sole(w.inputs[0], w)
+            and m2 is not None and m2.op == "matmul" and len(m2.inputs) == 2
+            and m2.inputs[0] == w.outputs[0] and w.outputs[0] not in outputs
+        ):  # fmt: skip
+            removed.update({id(p), id(w)})
+            m2.op = "attention"
+            m2.inputs = [p.inputs[0], p.inputs[1], m2.inputs[1]]
+            m2.params += p.params
+
+    def prune(self) -> None:
+        """Drop nodes none of whose outputs reaches a graph output."""
+        producer, _, outputs = self.index()
+        live: set[int] = set()
+        stack = [producer[o] for o in outputs if o in producer]
+        while stack:
+            w = stack.pop()
+            if id(w) in live:
+                continue
+            live.add(id(w))
+            stack.extend(producer[i] for i in w.inputs if i in producer)
+        self.nodes = [w for w in self.nodes if id(w) in live or w.op == "input"]
+
+    # -- pass 4: canonical order ----------------------------------------------------------------
+    def build(self) -> ArchGraph:
+        inputs = [_W("input", [], [name]) for name in self.raw.data_inputs]
+        self.nodes = inputs + self.nodes
+        self.prune()
+        producer, consumers, _outputs = self.index()
+        graph_outputs = [self.r(o) for o in self.raw.outputs if self.r(o) in producer]
+        if not graph_outputs:
+            raise InvalidModelError("no graph output depends on the model's inputs")
+        slot = {o: (id(w), s) for w in self.nodes for s, o in enumerate(w.outputs) if o}
+        used: dict[int, int] = {}
+        for t in list(consumers) + graph_outputs:
+            if t in slot:
+                wid, s = slot[t]
+                used[wid] = max(used.get(wid, 0), s)
+
+        meta = self.meta
+        shapes = self.shapes
+        byid = {id(w): w for w in self.nodes}
+        fh: dict[int, bytes] = {}
+        desc: dict[int, tuple] = {}
+        for w in self.nodes:
+            outs = tuple(shapes.get(o) if o else None for o in w.outputs[: used.get(id(w), 0) + 1])
+            ins = [(b"c", shapes.get(i)) if i in meta else (fh[slot[i][0]], slot[i][1]) for i in w.inputs if i]
+            if w.op in COMMUTATIVE:
+                ins.sort(key=repr)
+            key = (w.op, sorted(w.attrs.items()), outs, ins)
+            fh[id(w)] = hashlib.blake2b(repr(key).encode(), digest_size=12).digest()
+            desc[id(w)] = outs
+        bh: dict[int, bytes] = {}
+        for w in reversed(self.nodes):
+            below = sorted(
+                (bh[id(c)], 0 if c.op in COMMUTATIVE else pos, s)
+                for s, o in enumerate(w.outputs)
+                if o
+                for c in consumers.get(o, ())
+                for pos, i in enumerate(c.inputs)
+                if i == o
+            )
+            out_pos = sorted(k for k, o in enumerate(graph_outputs) for s2, t in enumerate(w.outputs) if t == o)
+            bh[id(w)] = hashlib.blake2b(fh[id(w)] + repr((below, out_pos)).encode(), digest_size=12).digest()
+
+        order: list[_W] = list(inputs)
+        waiting: dict[int, int] = {}
+        for w in self.nodes[len(inputs) :]:
+            waiting[id(w)] = len({slot[i][0] for i in w.inputs if i in slot})
+        heap: list[tuple[bytes, int, int]] = []
+        seq = {id(w): k for k, w in enumerate(self.nodes)}
+
+        def release(w: _W) -> None:
+            for o in w.outputs:
+                for c in {id(c): c for c in consumers.get(o, ())}.values():
+                    waiting[id(c)] -= 1
+                    if waiting[id(c)] == 0:
+                        heapq.heappush(heap, (bh[id(c)], seq[id(c)], id(c)))
+
+        for w in self.nodes[len(inputs) :]:
+            if waiting[id(w)] == 0:
+                heapq.heappush(heap, (bh[id(w)], seq[id(w)], id(w)))
+        for w in inputs:
+            release(w)
+        while heap:
+            _, _, wid = heapq.heappop(heap)
+            order.append(byid[wid])
+            release(byid[wid])
+        position = {id(w): k for k, w in enumerate(order)}
+
+        nodes: list[Node] = []
+        for w in order:
+            refs: list[tuple[int, int]] = []
+            const_shapes: list[Shape] = []
+            for i in w.inputs:
+                if not i:
+                    continue
+                if i in meta:
+                    if w.op in PARAMETRIC:
+                        continue
+                    refs.append((CONST, len(const_shapes)))
+                    const_shapes.append(shapes.get(i) or ())
+                else:
+                    wid, s = slot[i]
+                    refs.append((position[wid], s))
+            if w.op in COMMUTATIVE:
+                refs.sort(key=lambda r: (r[0] == CONST, r[0], r[1]))
+            outs = desc[id(w)]
+            in_shapes = [const_shapes[s] if p == CONST else nodes[p].outputs[s] for p, s in refs]
+            attrs = tuple(sorted((k, _norm(v)) for k, v in w.attrs.items()))
+            nodes.append(
+                Node(
+                    op=w.op,
+                    inputs=tuple(refs),
+                    outputs=outs,
+                    attrs=attrs,
+                    macs=macs(w.op, dict(attrs), in_shapes, outs),
+                    params=w.params,
+                    const_shapes=tuple(const_shapes),
+                )
+            )
+        out_refs = tuple((position[slot[o][0]], slot[o][1]) for o in graph_outputs)
+        return ArchGraph(tuple(nodes), out_refs, meta=dict(self.raw.meta))
+
+
+def _norm(v: object) -> object:
+    if isinstance(v, (bool, str)) or v is None:
+        return v
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return float(v)
+    if isinstance(v, (tuple, list)):
+        return tuple(_norm(x) for x in v)
+    return str(v)
+
+
+def _activation_attrs(t: str, a: dict[str, object]) -> dict[str, object]:
+    defaults: dict[str, dict[str, object]] = {
+        "LeakyRelu": {"alpha": 0.01},
+        "Elu": {"alpha": 1.0},
+        "Celu": {"alpha": 1.0},
+        "Selu": {"alpha": 1.67326319217681884765625, "gamma": 1.05070102214813232421875},
+        "HardSigmoid": {"alpha": 0.2, "beta": 0.5},
+        "Gelu": {"approximate": "none"},
+    }
+    return {k: a.get(k, v) for k, v in defaults.get(t, {}).items()}
+
+
+def macs(op: str, attrs: dict, in_shapes: Sequence[Shape | None], out_shapes: Sequence[Shape | None]) -> int:
+    """Multiply-accumulates of one canonical node (0 for ops without multiply-accumulates)."""
+    out = _numel(out_shapes[0]) if out_shapes else -1
+    if out < 0:
+        return 0
+    if op in ("conv", "dwconv"):
+        return out * (attrs["in_channels"] // attrs["groups"]) * math.prod(attrs["kernel"])
+    if op == "conv_transpose":
+        x = _numel(in_shapes[0])
+        return max(x, 0) * (attrs["out_channels"] // attrs["groups"]) * math.prod(attrs["kernel"])
+    if op == "linear":
+        return out * max(attrs["in_features"], 0)
+    if op == "matmul" and in_shapes and in_shapes[0]:
+        return out * max(in_shapes[0][-1], 0)
+    if op == "attention" and len(in_shapes) >= 3 and all(s for s in in_shapes[:3]):
+        q, v = in_shapes[0], in_shapes[2]
+        keys, depth, dv = v[-2], q[-1], v[-1]
+        if min(keys, depth, dv) <= 0:
+            return 0
+        scores = out // dv * keys
+        return scores * depth + out * keys
+    if op in ("lstm", "gru", "rnn") and in_shapes and in_shapes[0] and len(in_shapes[0]) == 3:
+        gates = {"lstm": 4, "gru": 3, "rnn": 1}[op]
+        seq, batch, _ = in_shapes[0] if attrs["layout"] == 0 else (in_shapes[0][1], in_shapes[0][0], 0)
+        dirs = 2 if attrs["direction"] == "bidirectional" else 1
+        h = attrs["hidden_size"]
+        return max(seq * batch * dirs * gates * h * (attrs["input_size"] + h), 0)
+    return 0
+
+
+def canonicalize(raw: RawGraph) -> ArchGraph:
+    """Canonical ArchGraph of a raw graph from :func:`archscore.graph.parse.read_graph`."""
+    b = _Builder(raw)
+    b.convert_all()
+    b.collapse_layout()
+    b.fuse()
+    return b.build()

@@ -1,0 +1,127 @@
+"""Free statistics of an architecture (FBNetV3's "free" features): no training, no labels.
+
+Every graph gets the same named statistics, in the order of :data:`STAT_NAMES`, so they stack into
+a feature matrix directly.
+"""
+
+from __future__ import annotations
+
+import math
+
+from archscore.graph.archgraph import CONST, ArchGraph
+from archscore.graph.ops import VOCABULARY
+
+MAX_STAGES = 5
+COMPUTE = frozenset({"conv", "dwconv", "conv_transpose", "linear", "matmul", "attention", "lstm", "gru", "rnn"})
+MERGES = frozenset({"add", "sub", "mul", "div", "max", "min", "concat", "where"})
+_STRUCTURAL = frozenset({"input", "layout"})
+
+STAT_NAMES: tuple[str, ...] = (
+    "macs", "params", "nodes", "edges", "depth", "compute_depth", "activation_elements",
+    "peak_activation_elements", "input_channels", "input_height", "input_width", "input_elements",
+    "num_stages", *(f"width_stage_{k}" for k in range(1, MAX_STAGES + 1)), "min_width", "max_width",
+    "branch_points", "max_fan_out", "merges", "skip_connections", "longest_skip",
+    "conv_k1", "conv_k3", "conv_k5", "conv_k7_plus", "mean_kernel", "compute_macs_share_conv",
+    "compute_macs_share_linear", "compute_macs_share_attention", "compute_macs_share_recurrent",
+    *(f"count_{op}" for op in VOCABULARY if op != "input"),
+)  # fmt: skip
+
+
+def _numel(shape: tuple[int, ...] | None) -> int:
+    return 0 if shape is None or any(d < 0 for d in shape) else math.prod(shape)
+
+
+def stats(graph: ArchGraph) -> dict[str, float]:
+    """Named free statistics of ``graph``; keys are exactly :data:`STAT_NAMES`, in that order."""
+    nodes = graph.nodes
+    n = len(nodes)
+    out: dict[str, float] = dict.fromkeys(STAT_NAMES, 0.0)
+    out["macs"] = float(graph.total_macs)
+    out["params"] = float(graph.total_params)
+    out["nodes"] = float(sum(1 for x in nodes if x.op not in _STRUCTURAL))
+
+    preds: list[list[int]] = [sorted({s for s, _ in x.inputs if s != CONST}) for x in nodes]
+    fan_out = [0] * n
+    last_use = list(range(n))
+    for i, ps in enumerate(preds):
+        for p in ps:
+            fan_out[p] += 1
+            last_use[p] = i
+    for s, _ in graph.outputs:
+        last_use[s] = n
+    out["edges"] = float(sum(len(ps) for ps in preds))
+
+    depth = [0] * n  # longest path counting non-structural nodes
+    cdepth = [0] * n  # longest path counting only nodes with multiply-accumulates
+    for i, x in enumerate(nodes):
+        base = max((depth[p] for p in preds[i]), default=0)
+        cbase = max((cdepth[p] for p in preds[i]), default=0)
+        depth[i] = base + (x.op not in _STRUCTURAL)
+        cdepth[i] = cbase + (x.op in COMPUTE)
+    out["depth"] = float(max(depth, default=0))
+    out["compute_depth"] = float(max(cdepth, default=0))
+
+    sizes = [sum(_numel(s) for s in x.outputs) for x in nodes]
+    out["activation_elements"] = float(sum(sz for x, sz in zip(nodes, sizes) if x.op != "input"))
+    live = peak = 0
+    frees: dict[int, int] = {}
+    for i, sz in enumerate(sizes):
+        live += sz
+        peak = max(peak, live)
+        frees[last_use[i]] = frees.get(last_use[i], 0) + sz
+        live -= frees.pop(i, 0)
+    out["peak_activation_elements"] = float(peak)
+
+    first = next((x for x in nodes if x.op == "input"), None)
+    if first is not None and first.shape:
+        shape = first.shape
+        out["input_elements"] = float(_numel(shape))
+        if len(shape) >= 2:
+            out["input_channels"] = float(max(shape[1], 0))
+        if len(shape) == 4:
+            out["input_height"], out["input_width"] = float(max(shape[2], 0)), float(max(shape[3], 0))
+
+    widths: dict[tuple[int, ...], int] = {}
+    kernels: list[int] = []
+    for x in nodes:
+        if x.op in ("conv", "dwconv", "conv_transpose") and x.shape and len(x.shape) >= 3:
+            res = tuple(x.shape[2:])
+            widths[res] = max(widths.get(res, 0), x.shape[1])
+            k = max(x.attr("kernel", (1,)))  # type: ignore[type-var, arg-type]
+            kernels.append(int(k))
+    ordered = sorted(widths.items(), key=lambda kv: -_numel(kv[0]))
+    out["num_stages"] = float(len(ordered))
+    for k, (_, w) in enumerate(ordered[:MAX_STAGES], start=1):
+        out[f"width_stage_{k}"] = float(w)
+    if widths:
+        out["min_width"], out["max_width"] = float(min(widths.values())), float(max(widths.values()))
+    if kernels:
+        out["conv_k1"] = float(sum(k == 1 for k in kernels))
+        out["conv_k3"] = float(sum(k == 3 for k in kernels))
+        out["conv_k5"] = float(sum(k == 5 for k in kernels))
+        out["conv_k7_plus"] = float(sum(k >= 7 for k in kernels))
+        out["mean_kernel"] = sum(kernels) / len(kernels)
+
+    out["branch_points"] = float(sum(f > 1 for f in fan_out))
+    out["max_fan_out"] = float(max(fan_out, default=0))
+    for i, x in enumerate(nodes):
+        if x.op in MERGES and len(preds[i]) >= 2:
+            out["merges"] += 1
+            spans = [depth[i] - 1 - depth[p] for p in preds[i]]
+            if max(spans) > min(spans):
+                out["skip_connections"] += 1
+                out["longest_skip"] = max(out["longest_skip"], float(max(spans) - min(spans)))
+
+    compute_macs = sum(x.macs for x in nodes) or 1
+    groups = {
+        "conv": ("conv", "dwconv", "conv_transpose"),
+        "linear": ("linear", "matmul"),
+        "attention": ("attention",),
+        "recurrent": ("lstm", "gru", "rnn"),
+    }
+    for name, ops in groups.items():
+        out[f"compute_macs_share_{name}"] = sum(x.macs for x in nodes if x.op in ops) / compute_macs
+    for x in nodes:
+        if x.op != "input":
+            out[f"count_{x.op}"] += 1
+    return out

@@ -1,0 +1,62 @@
+"""Deterministic, lossless text description of an :class:`ArchGraph`.
+
+In the spirit of ONNX-Net's textual descriptions, one line per node, but lossless for everything a
+predictor can use: every node's op, scalar attributes, the exact tensors it reads, its output
+shapes, and its MACs and parameters. Example::
+
+    %0 = input() -> [1,3,32,32]
+    %1 = conv(%0) bias=true dilation=(1,1) groups=1 ... -> [1,16,32,32] macs=442368 params=448
+    %2 = relu(%1) -> [1,16,32,32]
+    return %2
+
+A tensor read from output slot ``k > 0`` is written ``%i.k``; a constant operand of shape ``s``
+is written ``const[s]``. Text is a function of the graph: equal graphs give equal text and
+different graphs give different text.
+"""
+
+from __future__ import annotations
+
+import json
+
+from archscore.graph.archgraph import CONST, ArchGraph, AttrValue, Shape
+
+HEADER = "archscore-graph v1"
+
+
+def _shape(s: Shape | None) -> str:
+    return "?" if s is None else "[" + ",".join(str(d) for d in s) + "]"
+
+
+def _value(v: AttrValue) -> str:
+    if v is None:
+        return "none"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    return "(" + ",".join(_value(x) for x in v) + ")"
+
+
+def _ref(src: int, slot: int, consts: tuple[Shape, ...]) -> str:
+    if src == CONST:
+        return f"const{_shape(consts[slot])}"
+    return f"%{src}" if slot == 0 else f"%{src}.{slot}"
+
+
+def to_text(graph: ArchGraph) -> str:
+    """The text description of ``graph`` (one line per node, then the outputs)."""
+    lines = [HEADER]
+    for i, n in enumerate(graph.nodes):
+        args = ", ".join(_ref(s, k, n.const_shapes) for s, k in n.inputs)
+        parts = [f"%{i} = {n.op}({args})"]
+        parts.extend(f"{k}={_value(v)}" for k, v in n.attrs)
+        parts.append("-> " + ", ".join(_shape(s) for s in n.outputs))
+        if n.macs:
+            parts.append(f"macs={n.macs}")
+        if n.params:
+            parts.append(f"params={n.params}")
+        lines.append(" ".join(parts))
+    lines.append("return " + ", ".join(_ref(s, k, ()) for s, k in graph.outputs))
+    return "\n".join(lines)
