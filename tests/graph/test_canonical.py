@@ -1,0 +1,158 @@
+"""The same network exported in different ways gives the same ArchGraph, with exact totals."""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnxscript")
+
+from torch.fx.experimental.optimization import fuse  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from archscore.graph import from_onnx  # noqa: E402
+from archscore.testing.zoo import EXPORTS, ZOO, RecurrentNet, ViTSmall, build, export  # noqa: E402
+
+logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+FAST_EXPORTS = [how for how in EXPORTS if how != "dynamo"]
+
+
+@functools.cache
+def exported(name: str, how: str) -> bytes:
+    module, x = build(name)
+    return export(module, x, how)
+
+
+@functools.cache
+def graph(name: str, how: str):
+    return from_onnx(exported(name, how))
+
+
+def expected_params(name: str) -> int:
+    """The PyTorch module's parameter count, after conv–BatchNorm fusion where it has any."""
+    module, _ = build(name)
+    if any(isinstance(m, torch.nn.BatchNorm2d) for m in module.modules()):
+        module = fuse(module)
+    return sum(p.numel() for p in module.parameters())
+
+
+def expected_macs(name: str) -> int:
+    """MACs from torch.utils.flop_counter, plus by hand what it does not see on CPU: recurrent cells
+    and the scaled-dot-product-attention kernel (QKᵀ and AV: 2·N²·dim per block)."""
+    module, x = build(name)
+    if isinstance(module, RecurrentNet):
+        seq, feat = x.shape[1], x.shape[2]
+        h = module.lstm.hidden_size
+        return seq * 4 * h * (feat + h) + seq * 3 * h * (h + h) + h * module.fc.out_features
+    counter = FlopCounterMode(display=False)
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)  # the fused MHA kernel is invisible to the counter
+    try:
+        with counter, torch.no_grad():
+            module(x)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
+    macs = counter.get_total_flops() // 2
+    if isinstance(module, ViTSmall):
+        tokens = module.pos.shape[1]
+        dim = module.pos.shape[2]
+        macs += len(module.blocks) * 2 * tokens * tokens * dim
+    return macs
+
+
+@pytest.mark.parametrize("how", FAST_EXPORTS[1:])
+@pytest.mark.parametrize("name", list(ZOO))
+def test_export_variants_give_the_same_graph(name: str, how: str) -> None:
+    reference = graph(name, "legacy")
+    other = graph(name, how)
+    assert other.to_text() == reference.to_text()
+    assert other == reference
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(ZOO))
+def test_dynamo_and_legacy_exporters_give_the_same_graph(name: str) -> None:
+    assert graph(name, "dynamo").to_text() == graph(name, "legacy").to_text()
+
+
+@pytest.mark.parametrize("name", list(ZOO))
+def test_parameters_equal_the_fused_pytorch_module(name: str) -> None:
+    assert graph(name, "legacy").total_params == expected_params(name)
+
+
+@pytest.mark.parametrize("name", list(ZOO))
+def test_macs_match_the_flop_counter(name: str) -> None:
+    ours = graph(name, "legacy").total_macs
+    assert ours == pytest.approx(expected_macs(name), rel=0.01)
+
+
+def test_unfused_batchnorm_counts_its_own_parameters() -> None:
+    """DenseNet's pre-activation BatchNorms cannot fold into a convolution and keep 2C parameters."""
+    g = graph("densenet", "legacy")
+    norms = [n for n in g.nodes if n.op == "batch_norm"]
+    assert len(norms) == 8
+    assert all(n.params == 2 * n.shape[1] for n in norms)
+
+
+def test_ops_the_networks_are_built_from_are_recognised() -> None:
+    ops = {name: {n.op for n in graph(name, "legacy").nodes} for name in ZOO}
+    assert {"conv", "relu", "add", "global_avg_pool", "linear"} <= ops["resnet"]
+    assert {"dwconv", "relu6", "hardswish", "silu"} <= ops["mobilenetv2"]
+    assert {"attention", "layer_norm", "gelu", "concat", "layout"} <= ops["vit"]
+    assert {"concat", "batch_norm", "avg_pool"} <= ops["densenet"]
+    assert {"linear", "relu", "tanh"} <= ops["mlp"]
+    assert {"lstm", "gru"} <= ops["rnn"]
+    assert not any("other" in o for o in ops.values())
+
+
+def test_path_bytes_and_modelproto_parse_alike(tmp_path) -> None:
+    import onnx
+
+    data = exported("resnet", "legacy")
+    path = tmp_path / "m.onnx"
+    path.write_bytes(data)
+    proto = onnx.load_from_string(data)
+    assert from_onnx(path) == from_onnx(data) == from_onnx(proto) == from_onnx(str(path))
+
+
+def test_commutative_inputs_are_ordered_canonically() -> None:
+    import onnx
+    from _build import model, weight
+    from onnx import helper
+
+    def residual(swap: bool) -> onnx.ModelProto:
+        add = ["x", "r"] if swap else ["r", "x"]
+        return model(
+            [
+                helper.make_node("Conv", ["x", "w"], ["c"], kernel_shape=[3, 3], pads=[1] * 4),
+                helper.make_node("Relu", ["c"], ["r"]),
+                helper.make_node("Add", add, ["y"]),
+            ],
+            {"x": (1, 4, 8, 8)},
+            ["y"],
+            [weight("w", 4, 4, 3, 3)],
+        )
+
+    assert from_onnx(residual(False)) == from_onnx(residual(True))
+
+
+def test_node_order_in_the_file_does_not_matter() -> None:
+    from _build import model, weight
+    from onnx import helper
+
+    def branches(order: list[int]):
+        nodes = [
+            helper.make_node("Conv", ["x", "w1"], ["a"], kernel_shape=[1, 1]),
+            helper.make_node("Conv", ["x", "w3"], ["b"], kernel_shape=[3, 3], pads=[1] * 4),
+            helper.make_node("Relu", ["a"], ["ra"]),
+            helper.make_node("Sigmoid", ["b"], ["sb"]),
+            helper.make_node("Concat", ["ra", "sb"], ["y"], axis=1),
+        ]
+        return model(
+            [nodes[i] for i in order], {"x": (1, 4, 8, 8)}, ["y"], [weight("w1", 4, 4, 1, 1), weight("w3", 4, 4, 3, 3)]
+        )
+
+    assert from_onnx(branches([0, 1, 2, 3, 4])).to_text() == from_onnx(branches([1, 3, 0, 2, 4])).to_text()
