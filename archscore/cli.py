@@ -74,7 +74,7 @@ def describe(
     try:
         graph = from_onnx(model, input_shapes=_parse_shapes(input_shape or []) or None)  # type: ignore[arg-type]
     except ArchscoreError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {exc}", soft_wrap=True, markup=True, highlight=False)
         raise typer.Exit(2) from None
     if fmt is Format.text:
         out.print(graph.to_text(), markup=False, highlight=False, soft_wrap=True)

@@ -372,7 +372,7 @@ def _infer_shapes(
     g = model.graph
     graph = onnx.GraphProto(name=g.name or "archscore")
     graph.node.extend(g.node)
-    if [n.op_type for n in graph.node] != [n.op_type for n in nodes]:
+    if [list(n.output) for n in graph.node] != [n.outputs for n in nodes]:  # file not in topological order
         del graph.node[:]
         by_out = {tuple(n.output): n for n in g.node}
         graph.node.extend(by_out[tuple(n.outputs)] for n in nodes)

@@ -1,0 +1,48 @@
+"""The ``archscore describe`` command."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from archscore.cli import app
+from archscore.examples import example_path, examples
+from archscore.graph import ArchGraph, from_onnx
+
+runner = CliRunner()
+
+
+def test_bundled_examples_exist_and_parse() -> None:
+    assert {"mobilenetv2_small", "resnet_small", "vit_small"} <= set(examples())
+    for name in examples():
+        assert len(from_onnx(example_path(name))) > 5
+
+
+def test_describe_prints_statistics_text_and_json() -> None:
+    path = str(example_path("resnet_small"))
+    stats = runner.invoke(app, ["describe", path])
+    assert stats.exit_code == 0 and "macs" in stats.output and "12,501,632" in stats.output
+    text = runner.invoke(app, ["describe", path, "--format", "text"])
+    assert text.exit_code == 0 and text.output.startswith("archscore-graph v1")
+    assert text.output.strip() == from_onnx(path).to_text()
+    js = runner.invoke(app, ["describe", "--example", "resnet_small", "--format", "json"])
+    assert js.exit_code == 0 and ArchGraph.from_dict(json.loads(js.output)) == from_onnx(path)
+
+
+def test_describe_reports_bad_input_without_a_traceback(tmp_path) -> None:
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x08\x07garbage that is not a model")
+    result = runner.invoke(app, ["describe", str(bad)])
+    assert result.exit_code == 2
+    assert "error:" in result.output and "Traceback" not in result.output
+    missing = runner.invoke(app, ["describe", str(tmp_path / "missing.onnx")])
+    assert missing.exit_code == 2 and "no such file" in missing.output
+
+
+def test_describe_rejects_malformed_options() -> None:
+    assert runner.invoke(app, ["describe", "--example", "nope"]).exit_code == 2
+    assert runner.invoke(app, ["describe"]).exit_code == 2
+    path = str(example_path("resnet_small"))
+    result = runner.invoke(app, ["describe", path, "--input-shape", "x=1,three"])
+    assert result.exit_code == 2 and "NAME=D0,D1" in result.output
