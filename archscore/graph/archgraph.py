@@ -182,6 +182,16 @@ class ArchGraph:
         return cls.from_dict(data)
 
 
+def numel(shape: Shape | None) -> int:
+    """Number of elements of ``shape``; ``-1`` when the shape or any dimension is unknown."""
+    if shape is None or any(d < 0 for d in shape):
+        return -1
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
 def _slot(node: Node, slot: int) -> Shape | None:
     return node.outputs[slot] if slot < len(node.outputs) else None
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from archscore.errors import InvalidModelError
-from archscore.graph.archgraph import CONST, ArchGraph, Node, Shape
+from archscore.graph.archgraph import CONST, ArchGraph, Node, Shape, numel
 from archscore.graph.ops import COMMUTATIVE, DIRECT, LAYOUT, META_SOURCES, PARAMETRIC, REDUCE, UNARY
 from archscore.graph.parse import RawGraph, RawNode, buffer_slot
 
@@ -48,12 +48,6 @@ class _W:
     attrs: dict[str, object] = field(default_factory=dict)
     params: int = 0
     weight_params: int = 0
-
-
-def _numel(shape: Sequence[int] | None) -> int:
-    if shape is None or any(d < 0 for d in shape):
-        return -1
-    return math.prod(shape)
 
 
 def _pos_axis(axis: int, rank: int | None) -> int:
@@ -100,7 +94,7 @@ class _Builder:
         for name in names:
             srcs = self.srcs.get(name)
             if srcs:
-                size = _numel(self.shapes.get(name))
+                size = numel(self.shapes.get(name))
                 learned = sum(self.raw.param_numel[s] for s in srcs)
                 total += learned if size < 0 else min(size, learned)
         return total
@@ -169,7 +163,7 @@ class _Builder:
         if t in LAYOUT:
             if t == "Gather" and ins[0] in self.meta:
                 table = self.shapes.get(ins[0]) or ()
-                attrs = {"num_embeddings": table[0] if table else -1, "dim": _numel(table[1:]) if table else -1}
+                attrs = {"num_embeddings": table[0] if table else -1, "dim": numel(table[1:]) if table else -1}
                 self.emit("embedding", [ins[1]], outs, attrs, self.claim([ins[0]]))
             elif t in ("Gather", "GatherElements") and ins[1] not in self.meta:
                 self.other(n)
@@ -250,7 +244,7 @@ class _Builder:
         const = [i for i in n.inputs if i in self.meta]
         return (
             len(const) == 1
-            and _numel(self.shapes.get(const[0])) == 1
+            and numel(self.shapes.get(const[0])) == 1
             and self.shapes.get(n.outputs[0]) == self.shapes.get(data_in)
         )
 
@@ -451,7 +445,7 @@ class _Builder:
         p = producer.get(a)
         if (
             b in self.meta and p is not None and p.op == "linear" and not p.attrs["bias"]
-            and sole(a, w) and _numel(self.shapes.get(b)) == p.attrs["out_features"]
+            and sole(a, w) and numel(self.shapes.get(b)) == p.attrs["out_features"]
         ):  # fmt: skip
             p.attrs["bias"] = True
             p.params += w.params
@@ -642,13 +636,13 @@ def _activation_attrs(t: str, a: dict[str, object]) -> dict[str, object]:
 
 def macs(op: str, attrs: dict, in_shapes: Sequence[Shape | None], out_shapes: Sequence[Shape | None]) -> int:
     """Multiply-accumulates of one canonical node (0 for ops without multiply-accumulates)."""
-    out = _numel(out_shapes[0]) if out_shapes else -1
+    out = numel(out_shapes[0]) if out_shapes else -1
     if out < 0:
         return 0
     if op in ("conv", "dwconv"):
         return out * (attrs["in_channels"] // attrs["groups"]) * math.prod(attrs["kernel"])
     if op == "conv_transpose":
-        x = _numel(in_shapes[0])
+        x = numel(in_shapes[0])
         return max(x, 0) * (attrs["out_channels"] // attrs["groups"]) * math.prod(attrs["kernel"])
     if op == "linear":
         return out * max(attrs["in_features"], 0)

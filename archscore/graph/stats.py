@@ -6,9 +6,7 @@ a feature matrix directly.
 
 from __future__ import annotations
 
-import math
-
-from archscore.graph.archgraph import CONST, ArchGraph
+from archscore.graph.archgraph import CONST, ArchGraph, numel
 from archscore.graph.ops import VOCABULARY
 
 MAX_STAGES = 5
@@ -28,7 +26,7 @@ STAT_NAMES: tuple[str, ...] = (
 
 
 def _numel(shape: tuple[int, ...] | None) -> int:
-    return 0 if shape is None or any(d < 0 for d in shape) else math.prod(shape)
+    return max(numel(shape), 0)
 
 
 def stats(graph: ArchGraph) -> dict[str, float]:
