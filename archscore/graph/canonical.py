@@ -418,7 +418,8 @@ class _Builder:
             removed: set[int] = set()
 
             def sole(t: str, w: _W, consumers=consumers, outputs=outputs) -> bool:
-                return t not in outputs and [id(c) for c in consumers.get(t, ())] == [id(w)]
+                users = consumers.get(t, ())
+                return t not in outputs and len(users) == 1 and users[0] is w
 
             for w in self.nodes:
                 if id(w) not in removed and w.inputs:
@@ -495,9 +496,8 @@ class _Builder:
             m2.inputs = [p.inputs[0], p.inputs[1], m2.inputs[1]]
             m2.params += p.params
 
-    def prune(self) -> None:
+    def prune(self, producer: dict[str, _W], outputs: Sequence[str]) -> None:
         """Drop nodes none of whose outputs reaches a graph output."""
-        producer, _, outputs = self.index()
         live: set[int] = set()
         stack = [producer[o] for o in outputs if o in producer]
         while stack:
@@ -512,9 +512,13 @@ class _Builder:
     def build(self) -> ArchGraph:
         inputs = [_W("input", [], [name]) for name in self.raw.data_inputs]
         self.nodes = inputs + self.nodes
-        self.prune()
-        producer, consumers, _outputs = self.index()
+        producer, _, _ = self.index()
         graph_outputs = [self.r(o) for o in self.raw.outputs if self.r(o) in producer]
+        self.prune(producer, graph_outputs)
+        consumers: dict[str, list[_W]] = {}
+        for w in self.nodes:
+            for i in w.inputs:
+                consumers.setdefault(i, []).append(w)
         if not graph_outputs:
             raise InvalidModelError("no graph output depends on the model's inputs")
         slot = {o: (id(w), s) for w in self.nodes for s, o in enumerate(w.outputs) if o}
@@ -529,26 +533,29 @@ class _Builder:
         byid = {id(w): w for w in self.nodes}
         fh: dict[int, bytes] = {}
         desc: dict[int, tuple] = {}
+        attrs_of: dict[int, tuple] = {}
         for w in self.nodes:
             outs = tuple(shapes.get(o) if o else None for o in w.outputs[: used.get(id(w), 0) + 1])
+            attrs = attrs_of[id(w)] = tuple(sorted((k, _norm(v)) for k, v in w.attrs.items()))
             ins = [(b"c", shapes.get(i)) if i in meta else (fh[slot[i][0]], slot[i][1]) for i in w.inputs if i]
             if w.op in COMMUTATIVE:
                 ins.sort(key=repr)
-            key = (w.op, sorted(w.attrs.items()), outs, ins)
+            key = (w.op, attrs, outs, ins)
             fh[id(w)] = hashlib.blake2b(repr(key).encode(), digest_size=12).digest()
             desc[id(w)] = outs
+        output_at: dict[str, list[int]] = {}
+        for k, o in enumerate(graph_outputs):
+            output_at.setdefault(o, []).append(k)
+        read_by: dict[str, list[tuple[bytes, int]]] = {}  # tensor → (consumer hash, input position)
         bh: dict[int, bytes] = {}
         for w in reversed(self.nodes):
-            below = sorted(
-                (bh[id(c)], 0 if c.op in COMMUTATIVE else pos, s)
-                for s, o in enumerate(w.outputs)
-                if o
-                for c in consumers.get(o, ())
-                for pos, i in enumerate(c.inputs)
-                if i == o
-            )
-            out_pos = sorted(k for k, o in enumerate(graph_outputs) for s2, t in enumerate(w.outputs) if t == o)
-            bh[id(w)] = hashlib.blake2b(fh[id(w)] + repr((below, out_pos)).encode(), digest_size=12).digest()
+            below = sorted((b, pos, s) for s, o in enumerate(w.outputs) if o for b, pos in read_by.get(o, ()))
+            out_pos = sorted(k for t in w.outputs for k in output_at.get(t, ()))
+            h = bh[id(w)] = hashlib.blake2b(fh[id(w)] + repr((below, out_pos)).encode(), digest_size=12).digest()
+            commutative = w.op in COMMUTATIVE
+            for pos, i in enumerate(w.inputs):
+                if i:
+                    read_by.setdefault(i, []).append((h, 0 if commutative else pos))
 
         order: list[_W] = list(inputs)
         waiting: dict[int, int] = {}
@@ -594,14 +601,13 @@ class _Builder:
                 refs.sort(key=lambda r: (r[0] == CONST, r[0], r[1]))
             outs = desc[id(w)]
             in_shapes = [const_shapes[s] if p == CONST else nodes[p].outputs[s] for p, s in refs]
-            attrs = tuple(sorted((k, _norm(v)) for k, v in w.attrs.items()))
             nodes.append(
                 Node(
                     op=w.op,
                     inputs=tuple(refs),
                     outputs=outs,
-                    attrs=attrs,
-                    macs=macs(w.op, dict(attrs), in_shapes, outs),
+                    attrs=attrs_of[id(w)],
+                    macs=macs(w.op, w.attrs, in_shapes, outs),
                     params=w.params,
                     const_shapes=tuple(const_shapes),
                 )
@@ -610,8 +616,15 @@ class _Builder:
         return ArchGraph(tuple(nodes), out_refs, meta=dict(self.raw.meta))
 
 
+_PLAIN = frozenset({bool, str, int, float, type(None)})
+
+
 def _norm(v: object) -> object:
-    if isinstance(v, (bool, str)) or v is None:
+    """Attribute value as plain Python (numpy scalars and lists become ints, floats, tuples)."""
+    kind = type(v)
+    if kind in _PLAIN:
+        return v
+    if kind is tuple and all(type(x) is int for x in v):  # type: ignore[union-attr]
         return v
     if isinstance(v, (int, np.integer)):
         return int(v)
