@@ -6,6 +6,8 @@ a feature matrix directly.
 
 from __future__ import annotations
 
+import functools
+
 from archscore.graph.archgraph import CONST, ArchGraph, numel
 from archscore.graph.ops import VOCABULARY
 
@@ -25,6 +27,7 @@ STAT_NAMES: tuple[str, ...] = (
 )  # fmt: skip
 
 
+@functools.lru_cache(maxsize=4096)
 def _numel(shape: tuple[int, ...] | None) -> int:
     return max(numel(shape), 0)
 

@@ -16,6 +16,7 @@ different graphs give different text.
 
 from __future__ import annotations
 
+import functools
 import json
 
 from archscore.graph.archgraph import CONST, ArchGraph, AttrValue, Shape
@@ -23,11 +24,17 @@ from archscore.graph.archgraph import CONST, ArchGraph, AttrValue, Shape
 HEADER = "archscore-graph v1"
 
 
+@functools.lru_cache(maxsize=4096)
 def _shape(s: Shape | None) -> str:
-    return "?" if s is None else "[" + ",".join(str(d) for d in s) + "]"
+    return "?" if s is None else "[" + ",".join(map(str, s)) + "]"
 
 
 def _value(v: AttrValue) -> str:
+    kind = type(v)
+    if kind is int:
+        return str(v)
+    if kind is tuple and all(type(x) is int for x in v):  # type: ignore[union-attr]
+        return "(" + ",".join(map(str, v)) + ")"  # type: ignore[arg-type]
     if v is None:
         return "none"
     if isinstance(v, bool):
@@ -37,6 +44,12 @@ def _value(v: AttrValue) -> str:
     if isinstance(v, str):
         return json.dumps(v)
     return "(" + ",".join(_value(x) for x in v) + ")"
+
+
+@functools.lru_cache(maxsize=4096)
+def _attrs(attrs: tuple[tuple[str, AttrValue], ...]) -> str:
+    """`` key=value`` for every attribute (memoised: networks repeat the same layer settings)."""
+    return "".join(f" {k}={_value(v)}" for k, v in attrs)
 
 
 def _ref(src: int, slot: int, consts: tuple[Shape, ...]) -> str:
@@ -50,8 +63,7 @@ def to_text(graph: ArchGraph) -> str:
     lines = [HEADER]
     for i, n in enumerate(graph.nodes):
         args = ", ".join(_ref(s, k, n.const_shapes) for s, k in n.inputs)
-        parts = [f"%{i} = {n.op}({args})"]
-        parts.extend(f"{k}={_value(v)}" for k, v in n.attrs)
+        parts = [f"%{i} = {n.op}({args}){_attrs(n.attrs)}"]
         parts.append("-> " + ", ".join(_shape(s) for s in n.outputs))
         if n.macs:
             parts.append(f"macs={n.macs}")
