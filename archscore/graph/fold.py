@@ -137,6 +137,69 @@ OPS: dict[str, Callable[[Mapping, list], np.ndarray]] = {
 }
 
 
+def fold_node(n, shapes: Mapping[str, tuple[int, ...] | None], known: Mapping[str, np.ndarray]) -> np.ndarray | None:
+    """Value of the first output of node ``n`` if it is small and computable, else ``None``.
+
+    ``n`` is a :class:`~archscore.graph.parse.RawNode`; ``known`` holds the values computed so far.
+    """
+    if not n.outputs or n.outputs[0] in known:
+        return None
+    result: np.ndarray | None = None
+    if n.op_type in ("Shape", "Size") and n.domain in ("", "ai.onnx") and n.inputs:
+        shape = shapes.get(n.inputs[0])
+        if shape is None or any(d < 0 for d in shape):
+            return None
+        if n.op_type == "Size":
+            result = np.array(_size_of(shape), dtype=np.int64)
+        else:
+            start, end = n.attrs.get("start", 0), n.attrs.get("end", None)
+            result = np.array(shape[start:end], dtype=np.int64)
+    elif n.op_type in OPS and n.domain in ("", "ai.onnx"):
+        args = [known.get(i) if i else None for i in n.inputs]
+        if any(v is None for i, v in zip(n.inputs, args) if i) or not args or args[0] is None:
+            return None
+        if _result_too_large(n.op_type, n.attrs, args):
+            return None
+        try:
+            with np.errstate(all="ignore"):
+                result = np.asarray(OPS[n.op_type](n.attrs, args))
+        except Exception:  # an op this evaluator cannot do: leave it to shape inference
+            return None
+    if result is None or result.size > MAX_ELEMENTS or result.dtype.kind not in "biuf":
+        return None
+    return result
+
+
+BROADCASTING = frozenset(
+    {"Add", "Sub", "Mul", "Div", "Mod", "Max", "Min", "Equal", "Less", "Greater", "And", "Or", "Where"}
+)
+
+
+def _result_too_large(op: str, a: Mapping, args: list) -> bool:
+    """Whether evaluating ``op`` could build an array far above :data:`MAX_ELEMENTS` elements.
+
+    Inputs are small, but broadcasting, gathering or concatenating small arrays multiplies sizes
+    (three 4096-element vectors broadcast to 2**36 elements); refuse before allocating.
+    """
+    present = [np.asarray(v) for v in args if v is not None]
+    if op in BROADCASTING:
+        if _size_of([v.size for v in present]) <= MAX_ELEMENTS:  # bounds the broadcast result: the common case
+            return False
+        try:
+            return _size_of(np.broadcast_shapes(*(v.shape for v in present))) > MAX_ELEMENTS
+        except Exception:  # not broadcastable, or beyond numpy's limits (ValueError, RuntimeError)
+            return True
+    if op == "Gather" and len(present) > 1:
+        data, indices = present[0], present[1]
+        if data.ndim == 0:
+            return True
+        axis_size = data.shape[int(a.get("axis", 0)) % data.ndim]
+        return indices.size * (data.size // max(axis_size, 1)) > MAX_ELEMENTS
+    if op == "Concat":
+        return sum(v.size for v in present) > MAX_ELEMENTS
+    return False
+
+
 def fold(
     nodes: Sequence, shapes: Mapping[str, tuple[int, ...] | None], values: Mapping[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
@@ -148,28 +211,8 @@ def fold(
     known = dict(values)
     found: dict[str, np.ndarray] = {}
     for n in nodes:
-        if not n.outputs or n.outputs[0] in known:
-            continue
-        result: np.ndarray | None = None
-        if n.op_type in ("Shape", "Size"):
-            shape = shapes.get(n.inputs[0])
-            if shape is None or any(d < 0 for d in shape):
-                continue
-            if n.op_type == "Size":
-                result = np.array(_size_of(shape), dtype=np.int64)
-            else:
-                start, end = n.attrs.get("start", 0), n.attrs.get("end", None)
-                result = np.array(shape[start:end], dtype=np.int64)
-        elif n.op_type in OPS and n.domain in ("", "ai.onnx"):
-            args = [known.get(i) if i else None for i in n.inputs]
-            if any(v is None for i, v in zip(n.inputs, args) if i):
-                continue
-            try:
-                with np.errstate(all="ignore"):
-                    result = np.asarray(OPS[n.op_type](n.attrs, args))
-            except Exception:  # an op this evaluator cannot do: leave it to shape inference
-                continue
-        if result is not None and result.size <= MAX_ELEMENTS:
+        result = fold_node(n, shapes, known)
+        if result is not None:
             known[n.outputs[0]] = result
             found[n.outputs[0]] = result
     return found

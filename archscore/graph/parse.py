@@ -9,11 +9,13 @@ read by value.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import onnx
@@ -21,7 +23,7 @@ from google.protobuf.message import DecodeError
 from onnx import numpy_helper, shape_inference
 
 from archscore.errors import InvalidModelError, ModelLimitError
-from archscore.graph.fold import fold
+from archscore.graph.fold import MAX_ELEMENTS, fold_node
 from archscore.graph.ops import BUFFER_SLOTS, META_SOURCES, PARAM_SLOTS
 
 log = logging.getLogger(__name__)
@@ -32,7 +34,11 @@ MAX_FILE_BYTES = 2**31 - 1  # protobuf's own hard limit for one message
 MAX_NODES = 500_000
 MAX_DIM = 2**31 - 1
 MAX_NUMEL = 2**50
+INITIALIZERS_PER_NODE = 4  # limits scale with max_nodes: initializers, and node inputs in all
+INPUTS_PER_NODE = 8
 SMALL_CONST = 64  # constants with at most this many elements are read by value
+NUMERIC_KINDS = frozenset("biuf")  # numpy kinds of constant values kept (strings, complex … are not)
+STANDARD_DOMAINS = ("", "ai.onnx")
 FLOAT_TYPES = frozenset(
     {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16, onnx.TensorProto.DOUBLE}
 )
@@ -72,26 +78,40 @@ class RawGraph:
 def load_model(src: ModelSource, max_bytes: int = MAX_FILE_BYTES) -> onnx.ModelProto:
     """Load an ONNX model from a path, bytes or ``ModelProto`` without reading external data."""
     if isinstance(src, onnx.ModelProto):
+        size = src.ByteSize()
+        if size > max_bytes:
+            raise ModelLimitError(f"the given ModelProto: {size:,} bytes is above the limit of {max_bytes:,}")
+        if not src.HasField("graph"):
+            raise InvalidModelError("the given ModelProto has no graph")
         return src
     if isinstance(src, (bytes, bytearray, memoryview)):
+        size = src.nbytes if isinstance(src, memoryview) else len(src)
+        if size > max_bytes:
+            raise ModelLimitError(f"the given bytes: {size:,} bytes is above the limit of {max_bytes:,}")
         data = bytes(src)
         where = "the given bytes"
     elif isinstance(src, (str, os.PathLike)):
         path = Path(src)
-        if not path.is_file():
+        if not path.exists():
             raise InvalidModelError(f"{path}: no such file")
+        if not path.is_file():
+            raise InvalidModelError(f"{path}: not a regular file")
         size = path.stat().st_size
         if size > max_bytes:
             raise ModelLimitError(
                 f"{path}: {size:,} bytes is above the limit of {max_bytes:,}; archscore never needs "
                 "weights, so export with external data (or export_params=False) to shrink the file"
             )
-        data = path.read_bytes()
+        try:
+            with path.open("rb") as f:
+                data = f.read(max_bytes + 1)  # the file may have grown since stat()
+        except OSError as exc:
+            raise InvalidModelError(f"{path}: cannot read ({exc.strerror or exc})") from exc
         where = str(path)
     else:
         raise TypeError(f"expected a path, bytes or onnx.ModelProto, got {type(src).__name__}")
     if len(data) > max_bytes:
-        raise ModelLimitError(f"{where}: {len(data):,} bytes is above the limit of {max_bytes:,}")
+        raise ModelLimitError(f"{where}: {len(data):,} bytes or more is above the limit of {max_bytes:,}")
     if not data:
         raise InvalidModelError(f"{where}: empty input, not an ONNX model")
     model = onnx.ModelProto()
@@ -116,7 +136,7 @@ def _dims(type_proto: onnx.TypeProto) -> tuple[list[int | str] | None, int]:
         if d.HasField("dim_value"):
             dims.append(d.dim_value)
         else:
-            dims.append(d.dim_param or "?")
+            dims.append(d.dim_param if d.dim_param and type(d.dim_param) is str else "?")
     return dims, tt.elem_type
 
 
@@ -130,9 +150,12 @@ def _check_dims(what: str, dims: Sequence[int]) -> None:
         raise ModelLimitError(f"{what}: shape {tuple(dims)} has {numel:.3g} elements, more than any real network")
 
 
-def _decode_attrs(node: onnx.NodeProto) -> dict[str, object]:
+def _decode_attrs(node: onnx.NodeProto, known: Mapping[str, int] | None = None) -> dict[str, object]:
+    """Attribute values by name; with ``known`` (a standard op's schema), attributes it does not define are dropped."""
     attrs: dict[str, object] = {}
     for a in node.attribute:
+        if known is not None and a.name not in known:
+            continue
         t = a.type
         if t == onnx.AttributeProto.INT:
             attrs[a.name] = int(a.i)
@@ -161,13 +184,19 @@ def _numel(dims: Sequence[int]) -> int:
 
 
 def _const_value(tensor: onnx.TensorProto) -> np.ndarray | None:
-    """Value of a small tensor stored inline; ``None`` if external, large or unreadable."""
-    if tensor.data_location == onnx.TensorProto.EXTERNAL or _numel(tensor.dims) > SMALL_CONST:
+    """Value of a small tensor stored inline; ``None`` if external, large, unreadable or not numeric."""
+    if (
+        tensor.data_location == onnx.TensorProto.EXTERNAL
+        or tensor.external_data
+        or not 0 <= _numel(tensor.dims) <= SMALL_CONST
+        or any(d < 0 for d in tensor.dims)
+    ):
         return None
     try:
-        return numpy_helper.to_array(tensor)
+        value = numpy_helper.to_array(tensor)
     except Exception:  # malformed payloads are treated as unknown values, never fatal
         return None
+    return value if value.dtype.kind in NUMERIC_KINDS else None
 
 
 def read_graph(
@@ -199,8 +228,33 @@ def read_graph(
         raise InvalidModelError("the ONNX graph is empty (no nodes)")
     if len(g.node) > max_nodes:
         raise ModelLimitError(f"the ONNX graph has {len(g.node):,} nodes, above the limit of {max_nodes:,}")
+    for what, count, limit in (
+        ("graph inputs and outputs", len(g.input) + len(g.output), max_nodes),
+        ("initializers", len(g.initializer), INITIALIZERS_PER_NODE * max_nodes),
+    ):
+        if count > limit:
+            raise ModelLimitError(f"the ONNX graph has {count:,} {what}, above the limit of {limit:,}")
 
-    nodes = [RawNode(n.op_type, n.domain, n.name, list(n.input), list(n.output), _decode_attrs(n)) for n in g.node]
+    opset = max((o.version for o in model.opset_import if o.domain in STANDARD_DOMAINS), default=0)
+    if opset <= 0 and any(n.domain in STANDARD_DOMAINS for n in g.node):
+        raise InvalidModelError(
+            "the model imports no version of the standard ONNX opset (opset_import is empty or invalid); "
+            "a truncated or hand-built file?"
+        )
+    for what, items in (("graph input", g.input), ("graph output", g.output), ("initializer", g.initializer)):
+        _check_text(what, [i.name for i in items])
+    nodes = []
+    protos: dict[int, onnx.NodeProto] = {}
+    for n in g.node:
+        raw = RawNode(n.op_type, n.domain, n.name, list(n.input), list(n.output), {})
+        protos[id(raw)] = n
+        _check_text("node", [raw.op_type, raw.domain, raw.name, *raw.inputs, *raw.outputs])
+        spec = _spec(raw.op_type, opset) if raw.domain in STANDARD_DOMAINS else None
+        if spec is not None:
+            _check_node(raw, n.attribute, spec)
+        raw.attrs = _decode_attrs(n, spec.attr_types if spec is not None else None)
+        nodes.append(raw)
+    _check_reads(nodes, max_nodes)
     nodes = _toposort(nodes, {i.name for i in g.initializer} | {i.name for i in g.input})
 
     # --- constants and learned-parameter sources ---------------------------------------
@@ -226,6 +280,8 @@ def read_graph(
         data_names = _guess_data_inputs(declared, nodes)
     else:
         data_names = list(data_inputs)
+        if len(set(data_names)) != len(data_names):
+            raise InvalidModelError(f"data_inputs {data_names} names an input twice")
         unknown = set(data_names) - {i.name for i in declared}
         if unknown:
             raise InvalidModelError(f"data_inputs {sorted(unknown)} are not graph inputs")
@@ -239,7 +295,7 @@ def read_graph(
         dims, elem = _dims(vi.type)
         if vi.name in data_names:
             if vi.name in input_shapes:
-                dims = [int(d) for d in input_shapes[vi.name]]
+                dims = _given_shape(vi.name, input_shapes[vi.name])
             elif dims is None:
                 raise InvalidModelError(f"input {vi.name!r} has no shape; pass input_shapes={{{vi.name!r}: (...)}}")
             else:
@@ -258,7 +314,8 @@ def read_graph(
         if vi.name not in data_names and elem in FLOAT_TYPES and _numel(dims) > 1:  # type: ignore[arg-type]
             param_numel[vi.name] = _numel(dims)  # type: ignore[arg-type]
 
-    shapes = _infer_shapes(model, nodes, init_types, values, fixed_inputs)
+    types: dict[str, int] = {}
+    shapes = _infer_shapes(model, nodes, init_types, values, fixed_inputs, types, protos)
     for name in data_names:
         shapes[name] = tuple(fixed_inputs[name][0])
     outputs = [o.name for o in g.output]
@@ -268,9 +325,10 @@ def read_graph(
             raise InvalidModelError(f"graph output {o!r} is not produced by any node")
     meta = {
         "producer": f"{model.producer_name} {model.producer_version}".strip(),
-        "opset": max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0),
+        "opset": opset,
         "input_names": list(data_names),
     }
+    _check_semantics(nodes, shapes, types, opset)
     constants = init_names | (set(fixed_inputs) - set(data_names))
     return RawGraph(nodes, data_names, outputs, shapes, values, param_numel, constants, meta)
 
@@ -281,8 +339,10 @@ def _read_constant_nodes(g: onnx.GraphProto, values: dict[str, np.ndarray]) -> N
             continue
         for a in n.attribute:
             try:
-                if a.name == "value" and _numel(a.t.dims) <= SMALL_CONST:
-                    values[n.output[0]] = numpy_helper.to_array(a.t)
+                if a.name == "value":
+                    value = _const_value(a.t)  # None for external data: never opened
+                    if value is not None:
+                        values[n.output[0]] = value
                 elif a.name == "value_float":
                     values[n.output[0]] = np.array(a.f, dtype=np.float32)
                 elif a.name == "value_int":
@@ -318,6 +378,223 @@ def _guess_data_inputs(declared: Sequence[onnx.ValueInfoProto], nodes: Sequence[
     if names[0] in in_param_slot:
         raise InvalidModelError("every graph input is read as a weight; pass data_inputs=[...] to name the data")
     return names[:1]
+
+
+def _check_reads(nodes: Sequence[RawNode], max_nodes: int) -> None:
+    """Bound the number of node inputs (edges), which ``max_nodes`` alone does not."""
+    total = sum(len(n.inputs) for n in nodes)
+    if total > INPUTS_PER_NODE * max_nodes:
+        raise ModelLimitError(
+            f"the ONNX graph's nodes read {total:,} tensors, above the limit of {INPUTS_PER_NODE * max_nodes:,}"
+        )
+
+
+def _given_shape(name: str, dims: object) -> list[int]:
+    """A shape from ``input_shapes``, checked to be a sequence of integers."""
+    try:
+        shape = [int(d) for d in dims]  # type: ignore[attr-defined]
+        exact = all(int(d) == d for d in dims)  # type: ignore[attr-defined]
+    except (TypeError, ValueError, OverflowError):
+        exact = False
+    if not exact or isinstance(dims, (str, bytes)):
+        raise InvalidModelError(f"input_shapes[{name!r}] = {dims!r} is not a sequence of integers")
+    return shape
+
+
+def _label(n: onnx.NodeProto | RawNode) -> str:
+    return f"node {n.name!r} ({n.op_type})" if n.name else f"an unnamed {n.op_type} node"
+
+
+@functools.lru_cache(maxsize=2048)
+def _schema(op_type: str, opset: int) -> onnx.defs.OpSchema | None:
+    """The ONNX schema of a standard op at ``opset`` (its newest form if the opset predates it)."""
+    if 0 < opset < 2**31:
+        try:
+            return onnx.defs.get_schema(op_type, opset, "")
+        except onnx.defs.SchemaError:
+            pass
+    try:
+        return onnx.defs.get_schema(op_type, "")
+    except onnx.defs.SchemaError:
+        return None  # not an ONNX op: kept as "other"
+
+
+def _arity(low: int, high: int) -> str:
+    if high >= 2**31 - 1:
+        return f"at least {low}"
+    return f"{low}" if low == high else f"{low} to {high}"
+
+
+class _Spec(NamedTuple):
+    """What a standard op's schema says about a node's arity and attributes."""
+
+    inputs: tuple[int, int]
+    outputs: tuple[int, int]
+    single_inputs: tuple[tuple[int, str], ...]
+    single_outputs: tuple[tuple[int, str], ...]
+    attr_types: dict[str, int]
+    required: tuple[str, ...]
+
+
+@functools.lru_cache(maxsize=2048)
+def _spec(op_type: str, opset: int) -> _Spec | None:
+    schema = _schema(op_type, opset)
+    if schema is None:
+        return None
+    single = onnx.defs.OpSchema.FormalParameterOption.Single
+    return _Spec(
+        (schema.min_input, schema.max_input),
+        (schema.min_output, schema.max_output),
+        tuple((k, p.name) for k, p in enumerate(schema.inputs) if p.option == single),
+        tuple((k, p.name) for k, p in enumerate(schema.outputs) if p.option == single),
+        {name: int(a.type) for name, a in schema.attributes.items()},
+        tuple(name for name, a in schema.attributes.items() if a.required),
+    )
+
+
+def _check_text(what: str, values: Sequence[object]) -> None:
+    """Names must be text: protobuf hands back invalid UTF-8 as ``bytes``."""
+    for v in values:
+        if type(v) is not str:
+            raise InvalidModelError(f"a {what} has a name or type that is not valid UTF-8 text: {v!r:.80}")
+
+
+def _check_node(node: RawNode, attributes: Sequence[onnx.AttributeProto], spec: _Spec) -> None:
+    """Refuse a standard ONNX node whose inputs, outputs or attributes do not fit its schema."""
+    for kind, names, (low, high), single in (
+        ("inputs", node.inputs, spec.inputs, spec.single_inputs),
+        ("outputs", node.outputs, spec.outputs, spec.single_outputs),
+    ):
+        if not low <= len(names) <= high:
+            raise InvalidModelError(f"{_label(node)} has {len(names)} {kind}; {node.op_type} takes {_arity(low, high)}")
+        for k, param in single:
+            if k < len(names) and not names[k]:
+                raise InvalidModelError(f"{_label(node)}: required {kind[:-1]} {k} ({param}) is empty")
+    seen = set()
+    for a in attributes:
+        expected = spec.attr_types.get(a.name)
+        if expected is not None and a.type != expected:
+            got = onnx.AttributeProto.AttributeType.Name(a.type) if a.type in _ATTR_TYPES else str(a.type)
+            want = onnx.AttributeProto.AttributeType.Name(expected)
+            raise InvalidModelError(f"{_label(node)}: attribute {a.name!r} is {got}, but {node.op_type} expects {want}")
+        seen.add(a.name)
+    for name in spec.required:
+        if name not in seen:
+            raise InvalidModelError(f"{_label(node)}: required attribute {name!r} is missing")
+
+
+_ATTR_TYPES = frozenset(onnx.AttributeProto.AttributeType.values())
+WINDOWED = frozenset({"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool"})
+RECURRENT = frozenset({"LSTM", "GRU", "RNN"})
+
+
+@functools.lru_cache(maxsize=4096)
+def _allowed_types(op_type: str, opset: int, slot: int) -> frozenset[int] | None:
+    """Element types input ``slot`` of a standard op accepts (``None``: not checked)."""
+    schema = _schema(op_type, opset)
+    if schema is None or not schema.inputs:
+        return None
+    param = schema.inputs[min(slot, len(schema.inputs) - 1)]
+    strs: Sequence[str] = [param.type_str]
+    for c in schema.type_constraints:
+        if c.type_param_str == param.type_str:
+            strs = c.allowed_type_strs
+    allowed = set()
+    for t in strs:
+        if t.startswith("tensor(") and t.endswith(")"):
+            try:
+                allowed.add(onnx.TensorProto.DataType.Value(t[len("tensor(") : -1].upper()))
+            except ValueError:
+                return None
+    return frozenset(allowed) or None
+
+
+def _type_name(elem: int) -> str:
+    try:
+        return onnx.TensorProto.DataType.Name(elem).lower()
+    except ValueError:
+        return f"unknown type {elem}"
+
+
+def _check_semantics(
+    nodes: Sequence[RawNode], shapes: Mapping[str, Shape | None], types: Mapping[str, int], opset: int
+) -> None:
+    """Refuse standard nodes whose input types or shapes contradict their attributes.
+
+    ONNX shape inference runs in lenient mode (so unknown ops and partial shapes never stop a
+    parse); these are the contradictions it would have reported and the canonical form relies on.
+    """
+    for n in nodes:
+        if n.domain not in STANDARD_DOMAINS or _schema(n.op_type, opset) is None:
+            continue
+        for k, name in enumerate(n.inputs):
+            elem = types.get(name) if name else None
+            if not elem:
+                continue
+            allowed = _allowed_types(n.op_type, opset, k)
+            if allowed is not None and elem not in allowed:
+                raise InvalidModelError(
+                    f"{_label(n)}: input {k} {name!r} has element type {_type_name(elem)}, which "
+                    f"{n.op_type} does not accept ({', '.join(sorted(_type_name(t) for t in allowed))})"
+                )
+        if n.op_type in WINDOWED:
+            _check_window(n, shapes)
+        elif n.op_type == "Gemm":
+            for name in n.inputs[:2]:
+                shape = shapes.get(name)
+                if shape is not None and len(shape) != 2:
+                    raise InvalidModelError(f"{_label(n)}: input {name!r} has shape {shape}, but Gemm needs a matrix")
+        elif n.op_type in RECURRENT:
+            for name in n.inputs[:3]:
+                shape = shapes.get(name)
+                if shape is not None and len(shape) != 3:
+                    raise InvalidModelError(
+                        f"{_label(n)}: input {name!r} has shape {shape}, but {n.op_type} needs rank 3"
+                    )
+            hidden = n.attrs.get("hidden_size", 1)
+            if not isinstance(hidden, int) or hidden < 1:
+                raise InvalidModelError(f"{_label(n)}: hidden_size={hidden} is not a positive size")
+
+
+def _check_window(n: RawNode, shapes: Mapping[str, Shape | None]) -> None:
+    """Convolution and pooling: kernel, strides, dilations, pads and ranks must agree."""
+    a = n.attrs
+    x = shapes.get(n.inputs[0])
+    w = shapes.get(n.inputs[1]) if n.op_type in ("Conv", "ConvTranspose") and len(n.inputs) > 1 else None
+    kernel = a.get("kernel_shape")
+    if isinstance(kernel, tuple):
+        nd = len(kernel)
+    elif w is not None:
+        nd = len(w) - 2
+    elif x is not None:
+        nd = len(x) - 2
+    else:
+        return
+    what = _label(n)
+    if nd < 1:
+        raise InvalidModelError(f"{what} has no spatial dimension (kernel {kernel}, input {x}, weight {w})")
+    for key, size, low in (
+        ("kernel_shape", nd, 1),
+        ("strides", nd, 1),
+        ("dilations", nd, 1),
+        ("pads", 2 * nd, 0),
+        ("output_padding", nd, 0),
+    ):
+        v = a.get(key)
+        if v is None:
+            continue
+        if not isinstance(v, tuple) or len(v) != size:
+            raise InvalidModelError(f"{what}: {key}={v} should have {size} values for {nd} spatial dimension(s)")
+        if any(e < low for e in v):
+            raise InvalidModelError(f"{what}: {key}={v} has a value below {low}")
+    group = a.get("group", 1)
+    if not isinstance(group, int) or group < 1:
+        raise InvalidModelError(f"{what}: group={group} is not a positive count")
+    for role, shape in (("input", x), ("weight", w)):
+        if shape is not None and len(shape) != nd + 2:
+            raise InvalidModelError(f"{what}: {role} shape {shape} does not have rank {nd + 2} for a {nd}-D window")
+    if isinstance(kernel, tuple) and w is not None and all(d >= 0 for d in w[2:]) and tuple(w[2:]) != kernel:
+        raise InvalidModelError(f"{what}: kernel_shape={kernel} does not match weight shape {w}")
 
 
 def _toposort(nodes: list[RawNode], available: set[str]) -> list[RawNode]:
@@ -367,15 +644,28 @@ def _infer_shapes(
     init_types: Mapping[str, tuple[list[int], int]],
     values: dict[str, np.ndarray],
     inputs: Mapping[str, tuple[list[int], int]],
+    types: dict[str, int] | None = None,
+    protos: Mapping[int, onnx.NodeProto] | None = None,
 ) -> dict[str, Shape | None]:
-    """Run ONNX shape inference on a weight-free copy of the model."""
+    """Run ONNX shape inference on a weight-free copy of the model (element types go to ``types``).
+
+    ``protos`` maps ``id(raw_node)`` to its NodeProto (by default matched by outputs).
+    """
     g = model.graph
-    graph = onnx.GraphProto(name=g.name or "archscore")
-    graph.node.extend(g.node)
-    if [list(n.output) for n in graph.node] != [n.outputs for n in nodes]:  # file not in topological order
-        del graph.node[:]
+    if protos is None:
         by_out = {tuple(n.output): n for n in g.node}
-        graph.node.extend(by_out[tuple(n.outputs)] for n in nodes)
+        ordered = [by_out[tuple(n.outputs)] for n in nodes]
+    else:
+        ordered = [protos[id(n)] for n in nodes]  # topological order, even if the file is not
+    types = types if types is not None else {}
+    # Slice's inference aborts the process (a C++ assertion in onnx 1.23) on a negative dimension, which
+    # an earlier node can produce (a kernel larger than its input): a Slice whose data is not known to be
+    # sound waits for the node-by-node pass of _complete_shapes, which checks its input first.
+    sound = set(inputs) | set(init_types)
+    sound.update(o for n in nodes if n.op_type in ("Shape", "Size") for o in n.outputs)
+    held = {id(n) for n in nodes if n.op_type == "Slice" and n.inputs and n.inputs[0] not in sound}
+    graph = onnx.GraphProto(name="archscore")
+    graph.node.extend(p for n, p in zip(nodes, ordered) if id(n) not in held)
     for name, (dims, elem) in inputs.items():
         graph.input.append(onnx.helper.make_tensor_value_info(name, elem or onnx.TensorProto.FLOAT, dims))
     for t in g.initializer:
@@ -388,20 +678,10 @@ def _infer_shapes(
     slim = onnx.ModelProto(ir_version=model.ir_version, graph=graph)
     slim.opset_import.extend(model.opset_import)
     slim.functions.extend(model.functions)
-    shapes = _run_inference(slim)
+    shapes = _run_inference(slim, types)
     computed: dict[str, np.ndarray] = {}
-    for _ in range(4):  # fold shape arithmetic ONNX could not, then infer again
-        if not any(s is None or -1 in s for s in shapes.values()):
-            break
-        found = fold(nodes, shapes, {**values, **computed})
-        if not found:
-            break
-        computed.update(found)
-        kept = [n for n in slim.graph.node if not (n.output and all(o in computed for o in n.output))]
-        del slim.graph.node[:]
-        slim.graph.node.extend(kept)
-        slim.graph.initializer.extend(numpy_helper.from_array(np.ascontiguousarray(v), k) for k, v in found.items())
-        shapes = _run_inference(slim)
+    if any(not _static(shapes.get(o)) for n in nodes for o in n.outputs if o):
+        computed = _complete_shapes(nodes, ordered, slim, shapes, types, values)
     for name, v in computed.items():
         values[name] = v
         shapes[name] = tuple(v.shape)
@@ -410,23 +690,113 @@ def _infer_shapes(
     return shapes
 
 
-def _run_inference(slim: onnx.ModelProto) -> dict[str, Shape | None]:
+def _static(shape: Shape | None) -> bool:
+    return shape is not None and all(d >= 0 for d in shape)
+
+
+def _inferred_shape(name: str, tp: onnx.TypeProto, nodes: Iterable[onnx.NodeProto | RawNode]) -> Shape | None:
+    """The shape ONNX inferred for ``name`` (``-1`` for unknown dims); refuses negative and absurd sizes."""
+    dims, _ = _dims(tp)
+    if dims is None:
+        return None
+    if any(isinstance(d, int) and d < 0 for d in dims):
+        producer = next((n for n in nodes if name in n.output), None) if nodes else None
+        where = f" (output of {_label(producer)})" if producer is not None else ""
+        shape = tuple(d if isinstance(d, int) else "?" for d in dims)
+        raise InvalidModelError(
+            f"tensor {name!r}{where} would have a negative dimension, shape {shape}: "
+            "a kernel, pad or slice does not fit its input"
+        )
+    shape = tuple(d if isinstance(d, int) else -1 for d in dims)
+    _check_dims(f"tensor {name!r}", [max(d, 0) for d in shape])
+    return shape
+
+
+def _complete_shapes(
+    nodes: Sequence[RawNode],
+    protos: Sequence[onnx.NodeProto],
+    slim: onnx.ModelProto,
+    shapes: dict[str, Shape | None],
+    types: dict[str, int],
+    values: Mapping[str, np.ndarray],
+) -> dict[str, np.ndarray]:
+    """Fill in the shapes ONNX inference left unknown, in one topological sweep.
+
+    Exporters compute reshape targets from ``Shape`` through ``Gather``/``Concat``/… chains, and
+    ONNX only resolves them with its data propagation, which is not safe on untrusted models: it
+    materialises one protobuf message per element of any 1-D tensor with a known length that
+    reaches Gather/Concat/Add/…, so a 9-node model whose index tensor is declared with 2**31
+    elements takes minutes and gigabytes (onnx 1.23). Instead, node by node, :func:`fold_node`
+    evaluates the small shape tensors and ONNX infers the node's outputs from its inputs' types and
+    those values. Returns the computed values.
+    """
+    known = dict(values)
+    computed: dict[str, np.ndarray] = {}
+    opset = max((o.version for o in slim.opset_import if o.domain in STANDARD_DOMAINS), default=0)
+    for n, proto in zip(nodes, protos):
+        outs = [o for o in n.outputs if o]
+        if not outs:
+            continue
+        value = fold_node(n, shapes, known)
+        if value is not None:
+            known[outs[0]] = computed[outs[0]] = value
+            shapes[outs[0]] = tuple(value.shape)
+        if all(_static(shapes.get(o)) for o in outs) or n.domain not in STANDARD_DOMAINS:
+            continue
+        schema = _schema(n.op_type, opset)
+        inputs = [i for i in n.inputs if i]
+        if schema is None or any(i not in types for i in inputs) or not any(shapes.get(i) for i in inputs):
+            continue
+        if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in proto.attribute):
+            continue
+        in_types = {}
+        for i in inputs:
+            shape = shapes.get(i)
+            dims = None if shape is None else [d if d >= 0 else None for d in shape]
+            in_types[i] = onnx.helper.make_tensor_type_proto(types[i], dims)
+        data = {i: numpy_helper.from_array(np.ascontiguousarray(known[i]), i) for i in inputs if _small(known.get(i))}
+        try:
+            out_types = shape_inference.infer_node_outputs(
+                schema, proto, in_types, data, opset_imports=list(slim.opset_import), ir_version=slim.ir_version
+            )
+        except Exception:  # lenient, like whole-graph inference: the outputs stay unknown
+            continue
+        for name, tp in out_types.items():
+            if tp.tensor_type.elem_type:
+                types[name] = tp.tensor_type.elem_type
+            shape = _inferred_shape(name, tp, [proto])
+            if shape is None:
+                continue
+            old = shapes.get(name)
+            if old is None or sum(d >= 0 for d in shape) > sum(d >= 0 for d in old):
+                shapes[name] = shape
+    return computed
+
+
+def _small(value: np.ndarray | None) -> bool:
+    return value is not None and value.size <= MAX_ELEMENTS and value.dtype.kind in NUMERIC_KINDS
+
+
+def _run_inference(slim: onnx.ModelProto, types: dict[str, int] | None = None) -> dict[str, Shape | None]:
     try:
-        inferred = shape_inference.infer_shapes(slim, check_type=False, strict_mode=False, data_prop=True)
+        # data_prop=False: ONNX's data propagation is unbounded on hostile input (see _complete_shapes)
+        inferred = shape_inference.infer_shapes(slim, check_type=False, strict_mode=False, data_prop=False)
     except Exception as exc:  # onnx raises several types (InferenceError, ValidationError, RuntimeError)
         raise InvalidModelError(f"ONNX shape inference failed: {exc}") from exc
     shapes: dict[str, Shape | None] = {}
     ig = inferred.graph
     for vi in (*ig.value_info, *ig.output, *ig.input):
-        dims, _ = _dims(vi.type)
-        if dims is None:
+        if vi.type.tensor_type.elem_type and types is not None:
+            types[vi.name] = vi.type.tensor_type.elem_type
+        shape = _inferred_shape(vi.name, vi.type, ig.node)
+        if shape is None:
             shapes.setdefault(vi.name, None)
             continue
-        shape = tuple(d if isinstance(d, int) else -1 for d in dims)
-        _check_dims(f"tensor {vi.name!r}", [max(d, 0) for d in shape])
         shapes[vi.name] = shape
     for t in ig.initializer:
         shapes[t.name] = tuple(int(d) for d in t.dims)
+        if types is not None:
+            types[t.name] = t.data_type
     return shapes
 
 
