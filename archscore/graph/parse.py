@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -786,8 +787,14 @@ def _run_inference(slim: onnx.ModelProto, types: dict[str, int] | None = None) -
     shapes: dict[str, Shape | None] = {}
     ig = inferred.graph
     for vi in (*ig.value_info, *ig.output, *ig.input):
-        if vi.type.tensor_type.elem_type and types is not None:
-            types[vi.name] = vi.type.tensor_type.elem_type
+        tt = vi.type.tensor_type
+        if tt.elem_type and types is not None:
+            types[vi.name] = tt.elem_type
+        if tt.HasField("shape"):  # fast path: every dim a sane static size
+            fast = tuple(d.dim_value if d.HasField("dim_value") else -1 for d in tt.shape.dim)
+            if min(fast, default=0) >= 0 and max(fast, default=0) <= MAX_DIM and math.prod(fast) <= MAX_NUMEL:
+                shapes[vi.name] = fast
+                continue
         shape = _inferred_shape(vi.name, vi.type, ig.node)
         if shape is None:
             shapes.setdefault(vi.name, None)
