@@ -514,99 +514,106 @@ class _Builder:
         self.nodes = inputs + self.nodes
         producer, _, _ = self.index()
         graph_outputs = [self.r(o) for o in self.raw.outputs if self.r(o) in producer]
-        self.prune(producer, graph_outputs)
-        consumers: dict[str, list[_W]] = {}
-        for w in self.nodes:
-            for i in w.inputs:
-                consumers.setdefault(i, []).append(w)
         if not graph_outputs:
             raise InvalidModelError("no graph output depends on the model's inputs")
-        slot = {o: (id(w), s) for w in self.nodes for s, o in enumerate(w.outputs) if o}
-        used: dict[int, int] = {}
-        for t in list(consumers) + graph_outputs:
-            if t in slot:
-                wid, s = slot[t]
-                used[wid] = max(used.get(wid, 0), s)
+        self.prune(producer, graph_outputs)
+        work = self.nodes
+        count = len(work)
+        meta, shapes = self.meta, self.shapes
+        slot: dict[str, tuple[int, int]] = {}  # tensor → (producing node, output slot)
+        for k, w in enumerate(work):
+            for s, o in enumerate(w.outputs):
+                if o:
+                    slot[o] = (k, s)
+        reads: list[list[tuple[int, int] | None]] = []  # per node: (producer, slot), None for a constant
+        readers: list[list[tuple[int, int, int]]] = [[] for _ in range(count)]  # (consumer, position, slot)
+        last_used = [0] * count
+        for k, w in enumerate(work):
+            row: list[tuple[int, int] | None] = []
+            commutative = w.op in COMMUTATIVE
+            for pos, i in enumerate(i for i in w.inputs if i):
+                if i in meta:
+                    row.append(None)
+                    continue
+                ref = slot[i]
+                row.append(ref)
+                readers[ref[0]].append((k, 0 if commutative else pos, ref[1]))
+                if ref[1] > last_used[ref[0]]:
+                    last_used[ref[0]] = ref[1]
+            reads.append(row)
+        output_at: list[list[int]] = [[] for _ in range(count)]
+        for n, o in enumerate(graph_outputs):
+            ref = slot[o]
+            output_at[ref[0]].append(n)
+            last_used[ref[0]] = max(last_used[ref[0]], ref[1])
 
-        meta = self.meta
-        shapes = self.shapes
-        byid = {id(w): w for w in self.nodes}
-        fh: dict[int, bytes] = {}
-        desc: dict[int, tuple] = {}
-        attrs_of: dict[int, tuple] = {}
-        for w in self.nodes:
-            outs = tuple(shapes.get(o) if o else None for o in w.outputs[: used.get(id(w), 0) + 1])
-            attrs = attrs_of[id(w)] = tuple(sorted((k, _norm(v)) for k, v in w.attrs.items()))
-            ins = [(b"c", shapes.get(i)) if i in meta else (fh[slot[i][0]], slot[i][1]) for i in w.inputs if i]
+        # Structural hashes: fh over ancestors, bh over ancestors and descendants.
+        fh: list[bytes] = []
+        outs_of: list[tuple[Shape | None, ...]] = []
+        attrs_of: list[tuple] = []
+        for k, w in enumerate(work):
+            outs = tuple(shapes.get(o) if o else None for o in w.outputs[: last_used[k] + 1])
+            attrs = tuple(sorted((a, _norm(v)) for a, v in w.attrs.items()))
+            consts = iter(shapes.get(i) for i in w.inputs if i and i in meta)
+            ins = [(b"c", next(consts)) if r is None else (fh[r[0]], r[1]) for r in reads[k]]
             if w.op in COMMUTATIVE:
                 ins.sort(key=repr)
-            key = (w.op, attrs, outs, ins)
-            fh[id(w)] = hashlib.blake2b(repr(key).encode(), digest_size=12).digest()
-            desc[id(w)] = outs
-        output_at: dict[str, list[int]] = {}
-        for k, o in enumerate(graph_outputs):
-            output_at.setdefault(o, []).append(k)
-        read_by: dict[str, list[tuple[bytes, int]]] = {}  # tensor → (consumer hash, input position)
-        bh: dict[int, bytes] = {}
-        for w in reversed(self.nodes):
-            below = sorted((b, pos, s) for s, o in enumerate(w.outputs) if o for b, pos in read_by.get(o, ()))
-            out_pos = sorted(k for t in w.outputs for k in output_at.get(t, ()))
-            h = bh[id(w)] = hashlib.blake2b(fh[id(w)] + repr((below, out_pos)).encode(), digest_size=12).digest()
-            commutative = w.op in COMMUTATIVE
-            for pos, i in enumerate(w.inputs):
-                if i:
-                    read_by.setdefault(i, []).append((h, 0 if commutative else pos))
+            fh.append(hashlib.blake2b(repr((w.op, attrs, outs, ins)).encode(), digest_size=12).digest())
+            outs_of.append(outs)
+            attrs_of.append(attrs)
+        bh: list[bytes] = [b""] * count
+        for k in range(count - 1, -1, -1):
+            below = sorted((bh[c], pos, s) for c, pos, s in readers[k])
+            bh[k] = hashlib.blake2b(fh[k] + repr((below, output_at[k])).encode(), digest_size=12).digest()
 
-        order: list[_W] = list(inputs)
-        waiting: dict[int, int] = {}
-        for w in self.nodes[len(inputs) :]:
-            waiting[id(w)] = len({slot[i][0] for i in w.inputs if i in slot})
-        heap: list[tuple[bytes, int, int]] = []
-        seq = {id(w): k for k, w in enumerate(self.nodes)}
+        # Kahn's algorithm, the ready node with the smallest hash first; inputs in declared order.
+        first = len(inputs)
+        waiting = [len({r[0] for r in row if r is not None}) for row in reads]
+        successors = [sorted({c for c, _, _ in readers[k]}) for k in range(count)]
+        heap = [(bh[k], k) for k in range(first, count) if waiting[k] == 0]
+        heapq.heapify(heap)
+        order = list(range(first))
 
-        def release(w: _W) -> None:
-            for o in w.outputs:
-                for c in {id(c): c for c in consumers.get(o, ())}.values():
-                    waiting[id(c)] -= 1
-                    if waiting[id(c)] == 0:
-                        heapq.heappush(heap, (bh[id(c)], seq[id(c)], id(c)))
+        def release(k: int) -> None:
+            for c in successors[k]:
+                waiting[c] -= 1
+                if waiting[c] == 0:
+                    heapq.heappush(heap, (bh[c], c))
 
-        for w in self.nodes[len(inputs) :]:
-            if waiting[id(w)] == 0:
-                heapq.heappush(heap, (bh[id(w)], seq[id(w)], id(w)))
-        for w in inputs:
-            release(w)
+        for k in range(first):
+            release(k)
         while heap:
-            _, _, wid = heapq.heappop(heap)
-            order.append(byid[wid])
-            release(byid[wid])
-        position = {id(w): k for k, w in enumerate(order)}
+            k = heapq.heappop(heap)[1]
+            order.append(k)
+            release(k)
+        position = [0] * count
+        for n, k in enumerate(order):
+            position[k] = n
 
         nodes: list[Node] = []
-        for w in order:
+        for k in order:
+            w = work[k]
             refs: list[tuple[int, int]] = []
             const_shapes: list[Shape] = []
-            for i in w.inputs:
-                if not i:
-                    continue
-                if i in meta:
-                    if w.op in PARAMETRIC:
-                        continue
-                    refs.append((CONST, len(const_shapes)))
-                    const_shapes.append(shapes.get(i) or ())
+            consts = iter(shapes.get(i) or () for i in w.inputs if i and i in meta)
+            for r in reads[k]:
+                if r is None:
+                    shape = next(consts)
+                    if w.op not in PARAMETRIC:
+                        refs.append((CONST, len(const_shapes)))
+                        const_shapes.append(shape)
                 else:
-                    wid, s = slot[i]
-                    refs.append((position[wid], s))
+                    refs.append((position[r[0]], r[1]))
             if w.op in COMMUTATIVE:
                 refs.sort(key=lambda r: (r[0] == CONST, r[0], r[1]))
-            outs = desc[id(w)]
+            outs = outs_of[k]
             in_shapes = [const_shapes[s] if p == CONST else nodes[p].outputs[s] for p, s in refs]
             nodes.append(
                 Node(
                     op=w.op,
                     inputs=tuple(refs),
                     outputs=outs,
-                    attrs=attrs_of[id(w)],
+                    attrs=attrs_of[k],
                     macs=macs(w.op, w.attrs, in_shapes, outs),
                     params=w.params,
                     const_shapes=tuple(const_shapes),
