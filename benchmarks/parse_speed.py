@@ -172,16 +172,9 @@ def sample_cells(n: int, seed: int) -> list[tuple[str, ...]]:
 
 
 def _trained_like(module: nn.Module, seed: int) -> nn.Module:
-    """Random weights and BatchNorm statistics like a trained network (as ``zoo.build`` does)."""
+    """Random weights and BatchNorm statistics like a trained network (``zoo.trained_like``)."""
     torch.manual_seed(seed)
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.5, 0.5)
-                m.running_var.uniform_(0.5, 1.5)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.5, 0.5)
-    return module.eval()
+    return zoo.trained_like(module).eval()
 
 
 # --------------------------------------------------------------------------------------------

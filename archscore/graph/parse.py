@@ -25,7 +25,7 @@ from onnx import numpy_helper, shape_inference
 
 from archscore.errors import InvalidModelError, ModelLimitError
 from archscore.graph.fold import MAX_ELEMENTS, fold_node
-from archscore.graph.ops import BUFFER_SLOTS, META_SOURCES, PARAM_SLOTS
+from archscore.graph.ops import BUFFER_SLOTS, PARAM_SLOTS
 
 log = logging.getLogger(__name__)
 
@@ -810,8 +810,3 @@ def _run_inference(slim: onnx.ModelProto, types: dict[str, int] | None = None) -
 def buffer_slot(op_type: str, slot: int) -> bool:
     """Whether input ``slot`` of ``op_type`` holds non-learned state (e.g. running mean)."""
     return slot in BUFFER_SLOTS.get(op_type, ())
-
-
-def is_meta_source(op_type: str) -> bool:
-    """Whether ``op_type`` produces constants regardless of its inputs (shape arithmetic)."""
-    return op_type in META_SOURCES

@@ -236,11 +236,10 @@ EXPORTS: dict[str, dict] = {
 """Ways of exporting the same module that archscore must see as one architecture."""
 
 
-def build(name: str) -> tuple[nn.Module, torch.Tensor]:
-    """Return the eval-mode reference network ``name`` and an example input."""
-    torch.manual_seed(0)
-    module, x = ZOO[name]() if name in ZOO else (ResNet50(), torch.randn(1, 3, 224, 224))
-    with torch.no_grad():  # values as in a trained network: no folded bias or bias is all zeros
+def trained_like(module: nn.Module) -> nn.Module:
+    """Give ``module`` values as in a trained network, in place: no all-zero parameter (exporters
+    drop all-zero biases) and non-trivial BatchNorm statistics (or folded biases would be zero)."""
+    with torch.no_grad():
         for p in module.parameters():
             if not p.any():
                 p.uniform_(-0.1, 0.1)
@@ -250,6 +249,14 @@ def build(name: str) -> tuple[nn.Module, torch.Tensor]:
                 m.running_var.uniform_(0.5, 1.5)
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.5, 0.5)
+    return module
+
+
+def build(name: str) -> tuple[nn.Module, torch.Tensor]:
+    """Return the eval-mode reference network ``name`` and an example input."""
+    torch.manual_seed(0)
+    module, x = ZOO[name]() if name in ZOO else (ResNet50(), torch.randn(1, 3, 224, 224))
+    trained_like(module)
     return module.eval(), x
 
 
