@@ -268,11 +268,12 @@ def read_graph(
         dims = [int(d) for d in t.dims]
         _check_dims(f"initializer {t.name!r}", dims)
         init_types[t.name] = (dims, t.data_type)
+        if t.data_type in FLOAT_TYPES and _numel(dims) > 1:
+            param_numel[t.name] = _numel(dims)  # a learned tensor: its values are never needed
+            continue
         value = _const_value(t)
         if value is not None:
             values[t.name] = value
-        if t.data_type in FLOAT_TYPES and _numel(dims) > 1:
-            param_numel[t.name] = _numel(dims)
     _read_constant_nodes(g, values)
 
     # --- data inputs vs weights given as inputs ------------------------------------------
