@@ -358,7 +358,8 @@ def profile(paths: Sequence[Path], passes: int, top: int = 15) -> dict[str, list
 # --------------------------------------------------------------------------------------------
 def _git(*args: str) -> str:
     try:
-        return subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True, check=True).stdout.strip()
+        done = subprocess.run(["git", *args], cwd=HERE.parent, capture_output=True, text=True, check=True)
+        return done.stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
