@@ -57,6 +57,8 @@ class RawNode:
     inputs: list[str]
     outputs: list[str]
     attrs: dict[str, object]
+    proto: onnx.NodeProto | None = field(default=None, repr=False, compare=False)
+    """The node as read (shape inference of single nodes needs it)."""
 
 
 @dataclass
@@ -105,7 +107,9 @@ def load_model(src: ModelSource, max_bytes: int = MAX_FILE_BYTES) -> onnx.ModelP
             )
         try:
             with path.open("rb") as f:
-                data = f.read(max_bytes + 1)  # the file may have grown since stat()
+                data = f.read(size + 1)
+                if len(data) > size:  # the file has grown since stat(): read on, up to the limit
+                    data += f.read(max_bytes + 1 - len(data))
         except OSError as exc:
             raise InvalidModelError(f"{path}: cannot read ({exc.strerror or exc})") from exc
         where = str(path)
@@ -141,7 +145,11 @@ def _dims(type_proto: onnx.TypeProto) -> tuple[list[int | str] | None, int]:
     return dims, tt.elem_type
 
 
-def _check_dims(what: str, dims: Sequence[int]) -> None:
+def _check_dims(kind: str, name: str, dims: Sequence[int]) -> None:
+    """Refuse a negative or absurd dimension, or an absurd number of elements, in the shape of ``kind`` ``name``."""
+    if not dims or (min(dims) >= 0 and max(dims) <= MAX_DIM and math.prod(dims) <= MAX_NUMEL):
+        return
+    what = f"{kind} {name!r}"
     numel = 1
     for d in dims:
         if d < 0 or d > MAX_DIM:
@@ -151,30 +159,57 @@ def _check_dims(what: str, dims: Sequence[int]) -> None:
         raise ModelLimitError(f"{what}: shape {tuple(dims)} has {numel:.3g} elements, more than any real network")
 
 
-def _decode_attrs(node: onnx.NodeProto, known: Mapping[str, int] | None = None) -> dict[str, object]:
-    """Attribute values by name; with ``known`` (a standard op's schema), attributes it does not define are dropped."""
-    attrs: dict[str, object] = {}
-    for a in node.attribute:
-        if known is not None and a.name not in known:
-            continue
-        t = a.type
-        if t == onnx.AttributeProto.INT:
-            attrs[a.name] = int(a.i)
-        elif t == onnx.AttributeProto.FLOAT:
-            attrs[a.name] = float(a.f)
-        elif t == onnx.AttributeProto.STRING:
-            attrs[a.name] = a.s.decode("utf-8", "replace")
-        elif t == onnx.AttributeProto.INTS:
-            attrs[a.name] = tuple(int(v) for v in a.ints)
-        elif t == onnx.AttributeProto.FLOATS:
-            attrs[a.name] = tuple(float(v) for v in a.floats)
-        elif t == onnx.AttributeProto.STRINGS:
-            attrs[a.name] = tuple(s.decode("utf-8", "replace") for s in a.strings)
-        elif t == onnx.AttributeProto.TENSOR and _numel(a.t.dims) <= SMALL_CONST:
-            value = _const_value(a.t)
+_A = onnx.AttributeProto
+_DECODE = {
+    _A.INT: lambda a: a.i,
+    _A.FLOAT: lambda a: a.f,
+    _A.STRING: lambda a: a.s.decode("utf-8", "replace"),
+    _A.INTS: lambda a: tuple(a.ints),
+    _A.FLOATS: lambda a: tuple(a.floats),
+    _A.STRINGS: lambda a: tuple(s.decode("utf-8", "replace") for s in a.strings),
+    _A.TENSOR: lambda a: _const_value(a.t),  # small numeric tensors only, else None (dropped)
+}
+"""Attribute type → value as plain Python; types not listed (graphs, sparse tensors …) are dropped."""
+
+
+def _read_node(n: onnx.NodeProto, opset: int) -> RawNode:
+    """A node with its names checked, and, for a standard op, its arity and attributes checked against the schema.
+
+    Attributes a standard op's schema does not define are dropped; tensor-valued attributes are
+    kept only when small and numeric.
+    """
+    raw = RawNode(n.op_type, n.domain, n.name, list(n.input), list(n.output), {}, n)
+    try:
+        "".join((raw.op_type, raw.domain, raw.name, *raw.inputs, *raw.outputs))
+    except TypeError:
+        _check_text("node", [raw.op_type, raw.domain, raw.name, *raw.inputs, *raw.outputs])
+    spec = _spec(raw.op_type, opset) if raw.domain in STANDARD_DOMAINS else None
+    if spec is not None:
+        _check_arity(raw, spec)
+    known = spec.attr_types if spec is not None else None
+    attrs = raw.attrs
+    for a in n.attribute:
+        name, kind = a.name, a.type
+        if known is not None:
+            expected = known.get(name)
+            if expected is None:
+                continue
+            if kind != expected:
+                got = _A.AttributeType.Name(kind) if kind in _ATTR_TYPES else str(kind)
+                raise InvalidModelError(
+                    f"{_label(raw)}: attribute {name!r} is {got}, but {raw.op_type} expects "
+                    f"{_A.AttributeType.Name(expected)}"
+                )
+        decode = _DECODE.get(kind)
+        if decode is not None:
+            value = decode(a)
             if value is not None:
-                attrs[a.name] = value
-    return attrs
+                attrs[name] = value
+    if spec is not None:
+        for name in spec.required:
+            if name not in attrs and not any(a.name == name for a in n.attribute):
+                raise InvalidModelError(f"{_label(raw)}: required attribute {name!r} is missing")
+    return raw
 
 
 def _numel(dims: Sequence[int]) -> int:
@@ -244,19 +279,10 @@ def read_graph(
         )
     for what, items in (("graph input", g.input), ("graph output", g.output), ("initializer", g.initializer)):
         _check_text(what, [i.name for i in items])
-    nodes = []
-    protos: dict[int, onnx.NodeProto] = {}
-    for n in g.node:
-        raw = RawNode(n.op_type, n.domain, n.name, list(n.input), list(n.output), {})
-        protos[id(raw)] = n
-        _check_text("node", [raw.op_type, raw.domain, raw.name, *raw.inputs, *raw.outputs])
-        spec = _spec(raw.op_type, opset) if raw.domain in STANDARD_DOMAINS else None
-        if spec is not None:
-            _check_node(raw, n.attribute, spec)
-        raw.attrs = _decode_attrs(n, spec.attr_types if spec is not None else None)
-        nodes.append(raw)
+    nodes = [_read_node(n, opset) for n in g.node]
     _check_reads(nodes, max_nodes)
-    nodes = _toposort(nodes, {i.name for i in g.initializer} | {i.name for i in g.input})
+    ordered = _toposort(nodes, {i.name for i in g.initializer} | {i.name for i in g.input})
+    reordered, nodes = ordered is not nodes, ordered
 
     # --- constants and learned-parameter sources ---------------------------------------
     init_names = set()
@@ -265,8 +291,8 @@ def read_graph(
     init_types: dict[str, tuple[list[int], int]] = {}
     for t in g.initializer:
         init_names.add(t.name)
-        dims = [int(d) for d in t.dims]
-        _check_dims(f"initializer {t.name!r}", dims)
+        dims = list(t.dims)
+        _check_dims("initializer", t.name, dims)
         init_types[t.name] = (dims, t.data_type)
         if t.data_type in FLOAT_TYPES and _numel(dims) > 1:
             param_numel[t.name] = _numel(dims)  # a learned tensor: its values are never needed
@@ -311,13 +337,21 @@ def read_graph(
                     )
         elif dims is None or any(isinstance(d, str) for d in dims):
             raise InvalidModelError(f"weight input {vi.name!r} has no static shape")
-        _check_dims(f"input {vi.name!r}", dims)  # type: ignore[arg-type]
+        _check_dims("input", vi.name, dims)  # type: ignore[arg-type]
         fixed_inputs[vi.name] = (dims, elem)  # type: ignore[assignment]
         if vi.name not in data_names and elem in FLOAT_TYPES and _numel(dims) > 1:  # type: ignore[arg-type]
             param_numel[vi.name] = _numel(dims)  # type: ignore[arg-type]
 
     types: dict[str, int] = {}
-    shapes = _infer_shapes(model, nodes, init_types, values, fixed_inputs, types, protos)
+    held = _held_slices(nodes, set(fixed_inputs) | set(init_types))
+    slim = _weightless(
+        model,
+        owned=not isinstance(src, onnx.ModelProto),
+        nodes=[n for n in nodes if id(n) not in held] if reordered or held else None,
+        values=values,
+        inputs=fixed_inputs,
+    )
+    shapes = _infer_shapes(slim, nodes, init_types, values, fixed_inputs, types)
     for name in data_names:
         shapes[name] = tuple(fixed_inputs[name][0])
     outputs = [o.name for o in g.output]
@@ -461,8 +495,8 @@ def _check_text(what: str, values: Sequence[object]) -> None:
             raise InvalidModelError(f"a {what} has a name or type that is not valid UTF-8 text: {v!r:.80}")
 
 
-def _check_node(node: RawNode, attributes: Sequence[onnx.AttributeProto], spec: _Spec) -> None:
-    """Refuse a standard ONNX node whose inputs, outputs or attributes do not fit its schema."""
+def _check_arity(node: RawNode, spec: _Spec) -> None:
+    """Refuse a standard ONNX node whose number of inputs or outputs does not fit its schema."""
     for kind, names, (low, high), single in (
         ("inputs", node.inputs, spec.inputs, spec.single_inputs),
         ("outputs", node.outputs, spec.outputs, spec.single_outputs),
@@ -472,17 +506,6 @@ def _check_node(node: RawNode, attributes: Sequence[onnx.AttributeProto], spec: 
         for k, param in single:
             if k < len(names) and not names[k]:
                 raise InvalidModelError(f"{_label(node)}: required {kind[:-1]} {k} ({param}) is empty")
-    seen = set()
-    for a in attributes:
-        expected = spec.attr_types.get(a.name)
-        if expected is not None and a.type != expected:
-            got = onnx.AttributeProto.AttributeType.Name(a.type) if a.type in _ATTR_TYPES else str(a.type)
-            want = onnx.AttributeProto.AttributeType.Name(expected)
-            raise InvalidModelError(f"{_label(node)}: attribute {a.name!r} is {got}, but {node.op_type} expects {want}")
-        seen.add(a.name)
-    for name in spec.required:
-        if name not in seen:
-            raise InvalidModelError(f"{_label(node)}: required attribute {name!r} is missing")
 
 
 _ATTR_TYPES = frozenset(onnx.AttributeProto.AttributeType.values())
@@ -600,7 +623,21 @@ def _check_window(n: RawNode, shapes: Mapping[str, Shape | None]) -> None:
 
 
 def _toposort(nodes: list[RawNode], available: set[str]) -> list[RawNode]:
-    """Order nodes topologically; refuse cycles, dangling inputs and tensors produced twice."""
+    """Order nodes topologically; refuse cycles, dangling inputs and tensors produced twice.
+
+    Returns ``nodes`` itself when it is already in topological order (as exporters write it).
+    """
+    seen = set(available)
+    seen.add("")
+    for n in nodes:
+        if not seen.issuperset(n.inputs):
+            break
+        for o in n.outputs:
+            if o in seen and o:
+                raise InvalidModelError(f"tensor {o!r} is produced twice (node {n.name or n.op_type!r})")
+            seen.add(o)
+    else:
+        return nodes
     producer: dict[str, int] = {}
     for i, n in enumerate(nodes):
         for o in n.outputs:
@@ -640,55 +677,87 @@ def _toposort(nodes: list[RawNode], available: set[str]) -> list[RawNode]:
     return nodes
 
 
-def _infer_shapes(
+def _held_slices(nodes: Sequence[RawNode], sound: set[str]) -> set[int]:
+    """Slice nodes (by ``id``) kept out of whole-graph shape inference.
+
+    Slice's inference aborts the process (a C++ assertion in onnx 1.23) on a negative dimension,
+    which an earlier node can produce (a kernel larger than its input): a Slice whose data is not
+    known to be sound waits for the node-by-node pass of :func:`_complete_shapes`, which checks its
+    input first. ``sound`` holds the graph's inputs and initializers.
+    """
+    if not any(n.op_type == "Slice" for n in nodes):
+        return set()
+    sound = sound | {o for n in nodes if n.op_type in ("Shape", "Size") for o in n.outputs}
+    return {id(n) for n in nodes if n.op_type == "Slice" and n.inputs and n.inputs[0] not in sound}
+
+
+_DATA_FIELDS = ("raw_data", "float_data", "int32_data", "int64_data", "double_data", "uint64_data", "string_data")
+
+
+def _weightless(
     model: onnx.ModelProto,
+    *,
+    owned: bool,
+    nodes: Sequence[RawNode] | None,
+    values: Mapping[str, np.ndarray],
+    inputs: Mapping[str, tuple[list[int], int]],
+) -> onnx.ModelProto:
+    """The model as ONNX shape inference should see it: no weights, fixed input shapes, nodes in ``nodes``' order.
+
+    Initializers whose values archscore does not read keep their name, type and shape but lose their
+    data (and any external-data reference), so inference never touches a weight. A model archscore
+    loaded itself (``owned``) is changed in place; a caller's ModelProto is left untouched.
+    """
+    g = model.graph
+    if owned and nodes is None:
+        slim, graph = model, g
+        for t in g.initializer:
+            if t.name not in values:
+                for f in _DATA_FIELDS:
+                    t.ClearField(f)
+                t.ClearField("external_data")
+                t.ClearField("data_location")
+    else:
+        slim = onnx.ModelProto(ir_version=model.ir_version)
+        slim.opset_import.extend(model.opset_import)
+        slim.functions.extend(model.functions)
+        graph = slim.graph
+        graph.name = "archscore"
+        graph.node.extend(g.node if nodes is None else [n.proto for n in nodes])  # type: ignore[misc]
+        graph.input.extend(g.input)
+        graph.output.extend(g.output)
+        for t in g.initializer:
+            if t.name in values:
+                graph.initializer.append(t)
+            else:
+                graph.initializer.add(name=t.name, data_type=t.data_type, dims=t.dims)
+    for vi in graph.input:
+        fixed = inputs.get(vi.name)
+        if fixed is not None:
+            dims, elem = fixed
+            vi.CopyFrom(onnx.helper.make_tensor_value_info(vi.name, elem or onnx.TensorProto.FLOAT, dims))
+    return slim
+
+
+def _infer_shapes(
+    slim: onnx.ModelProto,
     nodes: Sequence[RawNode],
     init_types: Mapping[str, tuple[list[int], int]],
     values: dict[str, np.ndarray],
     inputs: Mapping[str, tuple[list[int], int]],
-    types: dict[str, int] | None = None,
-    protos: Mapping[int, onnx.NodeProto] | None = None,
+    types: dict[str, int],
 ) -> dict[str, Shape | None]:
-    """Run ONNX shape inference on a weight-free copy of the model (element types go to ``types``).
-
-    ``protos`` maps ``id(raw_node)`` to its NodeProto (by default matched by outputs).
-    """
-    g = model.graph
-    if protos is None:
-        by_out = {tuple(n.output): n for n in g.node}
-        ordered = [by_out[tuple(n.outputs)] for n in nodes]
-    else:
-        ordered = [protos[id(n)] for n in nodes]  # topological order, even if the file is not
-    types = types if types is not None else {}
-    # Slice's inference aborts the process (a C++ assertion in onnx 1.23) on a negative dimension, which
-    # an earlier node can produce (a kernel larger than its input): a Slice whose data is not known to be
-    # sound waits for the node-by-node pass of _complete_shapes, which checks its input first.
-    sound = set(inputs) | set(init_types)
-    sound.update(o for n in nodes if n.op_type in ("Shape", "Size") for o in n.outputs)
-    held = {id(n) for n in nodes if n.op_type == "Slice" and n.inputs and n.inputs[0] not in sound}
-    graph = onnx.GraphProto(name="archscore")
-    graph.node.extend(p for n, p in zip(nodes, ordered) if id(n) not in held)
-    for name, (dims, elem) in inputs.items():
-        graph.input.append(onnx.helper.make_tensor_value_info(name, elem or onnx.TensorProto.FLOAT, dims))
-    for t in g.initializer:
-        dims, elem = init_types[t.name]
-        if t.name in values and t.data_location != onnx.TensorProto.EXTERNAL:
-            graph.initializer.append(t)
-        else:
-            graph.input.append(onnx.helper.make_tensor_value_info(t.name, elem or onnx.TensorProto.FLOAT, dims))
-    graph.output.extend(g.output)
-    slim = onnx.ModelProto(ir_version=model.ir_version, graph=graph)
-    slim.opset_import.extend(model.opset_import)
-    slim.functions.extend(model.functions)
+    """Shapes of every tensor from ONNX shape inference on a weightless model (element types go to ``types``)."""
+    for name, (_, elem) in (*init_types.items(), *inputs.items()):
+        types[name] = elem
     shapes = _run_inference(slim, types)
-    computed: dict[str, np.ndarray] = {}
-    if any(not _static(shapes.get(o)) for n in nodes for o in n.outputs if o):
-        computed = _complete_shapes(nodes, ordered, slim, shapes, types, values)
-    for name, v in computed.items():
-        values[name] = v
-        shapes[name] = tuple(v.shape)
-    for name, (dims, _) in init_types.items():
+    for name, (dims, _) in (*init_types.items(), *inputs.items()):
         shapes[name] = tuple(dims)
+    if any(not _static(shapes.get(o)) for n in nodes for o in n.outputs if o):
+        computed = _complete_shapes(nodes, slim, shapes, types, values)
+        for name, v in computed.items():
+            values[name] = v
+            shapes[name] = tuple(v.shape)
     return shapes
 
 
@@ -710,13 +779,12 @@ def _inferred_shape(name: str, tp: onnx.TypeProto, nodes: Iterable[onnx.NodeProt
             "a kernel, pad or slice does not fit its input"
         )
     shape = tuple(d if isinstance(d, int) else -1 for d in dims)
-    _check_dims(f"tensor {name!r}", [max(d, 0) for d in shape])
+    _check_dims("tensor", name, [max(d, 0) for d in shape])
     return shape
 
 
 def _complete_shapes(
     nodes: Sequence[RawNode],
-    protos: Sequence[onnx.NodeProto],
     slim: onnx.ModelProto,
     shapes: dict[str, Shape | None],
     types: dict[str, int],
@@ -735,7 +803,8 @@ def _complete_shapes(
     known = dict(values)
     computed: dict[str, np.ndarray] = {}
     opset = max((o.version for o in slim.opset_import if o.domain in STANDARD_DOMAINS), default=0)
-    for n, proto in zip(nodes, protos):
+    for n in nodes:
+        proto = n.proto
         outs = [o for o in n.outputs if o]
         if not outs:
             continue
@@ -779,7 +848,8 @@ def _small(value: np.ndarray | None) -> bool:
     return value is not None and value.size <= MAX_ELEMENTS and value.dtype.kind in NUMERIC_KINDS
 
 
-def _run_inference(slim: onnx.ModelProto, types: dict[str, int] | None = None) -> dict[str, Shape | None]:
+def _run_inference(slim: onnx.ModelProto, types: dict[str, int]) -> dict[str, Shape | None]:
+    """Shapes (``-1`` for unknown dimensions) of the tensors ONNX infers; element types go to ``types``."""
     try:
         # data_prop=False: ONNX's data propagation is unbounded on hostile input (see _complete_shapes)
         inferred = shape_inference.infer_shapes(slim, check_type=False, strict_mode=False, data_prop=False)
@@ -787,13 +857,13 @@ def _run_inference(slim: onnx.ModelProto, types: dict[str, int] | None = None) -
         raise InvalidModelError(f"ONNX shape inference failed: {exc}") from exc
     shapes: dict[str, Shape | None] = {}
     ig = inferred.graph
-    for vi in (*ig.value_info, *ig.output, *ig.input):
+    for vi in (*ig.value_info, *ig.output):
         tt = vi.type.tensor_type
-        if tt.elem_type and types is not None:
+        if tt.elem_type:
             types[vi.name] = tt.elem_type
-        if tt.HasField("shape"):  # fast path: every dim a sane static size
-            fast = tuple(d.dim_value if d.HasField("dim_value") else -1 for d in tt.shape.dim)
-            if min(fast, default=0) >= 0 and max(fast, default=0) <= MAX_DIM and math.prod(fast) <= MAX_NUMEL:
+        if tt.HasField("shape"):  # fast path: every dim a sane static size (0 is also how an unknown dim reads)
+            fast = tuple([d.dim_value for d in tt.shape.dim])
+            if (not fast or min(fast) > 0) and max(fast, default=0) <= MAX_DIM and math.prod(fast) <= MAX_NUMEL:
                 shapes[vi.name] = fast
                 continue
         shape = _inferred_shape(vi.name, vi.type, ig.node)
@@ -801,10 +871,6 @@ def _run_inference(slim: onnx.ModelProto, types: dict[str, int] | None = None) -
             shapes.setdefault(vi.name, None)
             continue
         shapes[vi.name] = shape
-    for t in ig.initializer:
-        shapes[t.name] = tuple(int(d) for d in t.dims)
-        if types is not None:
-            types[t.name] = t.data_type
     return shapes
 
 
