@@ -470,6 +470,8 @@ class _Spec(NamedTuple):
     single_outputs: tuple[tuple[int, str], ...]
     attr_types: dict[str, int]
     required: tuple[str, ...]
+    input_types: tuple[frozenset[int] | None, ...]
+    """Element types each formal input accepts (``None``: not checked); the last one repeats for variadic inputs."""
 
 
 @functools.lru_cache(maxsize=2048)
@@ -485,6 +487,7 @@ def _spec(op_type: str, opset: int) -> _Spec | None:
         tuple((k, p.name) for k, p in enumerate(schema.outputs) if p.option == single),
         {name: int(a.type) for name, a in schema.attributes.items()},
         tuple(name for name, a in schema.attributes.items() if a.required),
+        tuple(_allowed_types(op_type, opset, k) for k in range(len(schema.inputs))),
     )
 
 
@@ -497,6 +500,13 @@ def _check_text(what: str, values: Sequence[object]) -> None:
 
 def _check_arity(node: RawNode, spec: _Spec) -> None:
     """Refuse a standard ONNX node whose number of inputs or outputs does not fit its schema."""
+    low_in, high_in = spec.inputs
+    low_out, high_out = spec.outputs
+    if (
+        low_in <= len(node.inputs) <= high_in and low_out <= len(node.outputs) <= high_out
+        and "" not in node.inputs and "" not in node.outputs
+    ):  # fmt: skip
+        return
     for kind, names, (low, high), single in (
         ("inputs", node.inputs, spec.inputs, spec.single_inputs),
         ("outputs", node.outputs, spec.outputs, spec.single_outputs),
@@ -550,13 +560,15 @@ def _check_semantics(
     parse); these are the contradictions it would have reported and the canonical form relies on.
     """
     for n in nodes:
-        if n.domain not in STANDARD_DOMAINS or _schema(n.op_type, opset) is None:
+        spec = _spec(n.op_type, opset) if n.domain in STANDARD_DOMAINS else None
+        if spec is None:
             continue
+        last = len(spec.input_types) - 1
         for k, name in enumerate(n.inputs):
             elem = types.get(name) if name else None
-            if not elem:
+            if not elem or last < 0:
                 continue
-            allowed = _allowed_types(n.op_type, opset, k)
+            allowed = spec.input_types[min(k, last)]
             if allowed is not None and elem not in allowed:
                 raise InvalidModelError(
                     f"{_label(n)}: input {k} {name!r} has element type {_type_name(elem)}, which "
@@ -595,9 +607,8 @@ def _check_window(n: RawNode, shapes: Mapping[str, Shape | None]) -> None:
         nd = len(x) - 2
     else:
         return
-    what = _label(n)
     if nd < 1:
-        raise InvalidModelError(f"{what} has no spatial dimension (kernel {kernel}, input {x}, weight {w})")
+        raise InvalidModelError(f"{_label(n)} has no spatial dimension (kernel {kernel}, input {x}, weight {w})")
     for key, size, low in (
         ("kernel_shape", nd, 1),
         ("strides", nd, 1),
@@ -609,17 +620,17 @@ def _check_window(n: RawNode, shapes: Mapping[str, Shape | None]) -> None:
         if v is None:
             continue
         if not isinstance(v, tuple) or len(v) != size:
-            raise InvalidModelError(f"{what}: {key}={v} should have {size} values for {nd} spatial dimension(s)")
-        if any(e < low for e in v):
-            raise InvalidModelError(f"{what}: {key}={v} has a value below {low}")
+            raise InvalidModelError(f"{_label(n)}: {key}={v} should have {size} values for {nd} spatial dimension(s)")
+        if min(v) < low:
+            raise InvalidModelError(f"{_label(n)}: {key}={v} has a value below {low}")
     group = a.get("group", 1)
     if not isinstance(group, int) or group < 1:
-        raise InvalidModelError(f"{what}: group={group} is not a positive count")
+        raise InvalidModelError(f"{_label(n)}: group={group} is not a positive count")
     for role, shape in (("input", x), ("weight", w)):
         if shape is not None and len(shape) != nd + 2:
-            raise InvalidModelError(f"{what}: {role} shape {shape} does not have rank {nd + 2} for a {nd}-D window")
+            raise InvalidModelError(f"{_label(n)}: {role} shape {shape} does not have rank {nd + 2} for a {nd}-D window")
     if isinstance(kernel, tuple) and w is not None and all(d >= 0 for d in w[2:]) and tuple(w[2:]) != kernel:
-        raise InvalidModelError(f"{what}: kernel_shape={kernel} does not match weight shape {w}")
+        raise InvalidModelError(f"{_label(n)}: kernel_shape={kernel} does not match weight shape {w}")
 
 
 def _toposort(nodes: list[RawNode], available: set[str]) -> list[RawNode]:
