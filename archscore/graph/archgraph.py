@@ -10,6 +10,7 @@ give equal ArchGraphs (see :mod:`archscore.graph.canonical`).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -184,12 +185,9 @@ class ArchGraph:
 
 def numel(shape: Shape | None) -> int:
     """Number of elements of ``shape``; ``-1`` when the shape or any dimension is unknown."""
-    if shape is None or any(d < 0 for d in shape):
+    if shape is None or (shape and min(shape) < 0):
         return -1
-    n = 1
-    for d in shape:
-        n *= d
-    return n
+    return math.prod(shape)
 
 
 def _slot(node: Node, slot: int) -> Shape | None:

@@ -377,8 +377,10 @@ class _Builder:
     def index(self) -> tuple[dict[str, _W], dict[str, list[_W]], set[str]]:
         producer: dict[str, _W] = {}
         consumers: dict[str, list[_W]] = {}
+        alias = self.alias
         for w in self.nodes:
-            w.inputs = [self.r(i) for i in w.inputs]
+            if alias and not alias.keys().isdisjoint(w.inputs):
+                w.inputs = [self.r(i) for i in w.inputs]
             for o in w.outputs:
                 if o:
                     producer[o] = w
@@ -388,6 +390,8 @@ class _Builder:
         return producer, consumers, outputs
 
     def collapse_layout(self) -> None:
+        if not any(w.op == "layout" for w in self.nodes):
+            return
         _producer, consumers, outputs = self.index()
         root: dict[str, str] = {}
         kept: list[_W] = []
@@ -412,9 +416,20 @@ class _Builder:
 
     # -- pass 3: fusions ----------------------------------------------------------------------
     def fuse(self) -> None:
-        """Fusion passes, each on a fresh producer/consumer index."""
-        for rule in (self.fold_batch_norm, self.fold_bias, self.gated_activation, self.attention):
-            producer, consumers, outputs = self.index()
+        """Fusion passes, in order; each sees the graph as the one before left it."""
+        present = {w.op for w in self.nodes}
+        index = None
+        for trigger, rule in (
+            ("batch_norm", self.fold_batch_norm),
+            ("add", self.fold_bias),
+            ("mul", self.gated_activation),
+            ("softmax", self.attention),
+        ):
+            if trigger not in present:
+                continue
+            if index is None:
+                index = self.index()
+            producer, consumers, outputs = index
             removed: set[int] = set()
 
             def sole(t: str, w: _W, consumers=consumers, outputs=outputs) -> bool:
@@ -424,7 +439,10 @@ class _Builder:
             for w in self.nodes:
                 if id(w) not in removed and w.inputs:
                     rule(w, producer, consumers, outputs, sole, removed)
-            self.nodes = [w for w in self.nodes if id(w) not in removed]
+            if removed:  # the graph changed: the next rule needs a fresh index
+                self.nodes = [w for w in self.nodes if id(w) not in removed]
+                present = {w.op for w in self.nodes}
+                index = None
 
     def fold_batch_norm(self, w: _W, producer, consumers, outputs, sole, removed: set[int]) -> None:
         """BatchNorm after a convolution becomes the convolution's weight and bias."""
@@ -547,24 +565,40 @@ class _Builder:
             output_at[ref[0]].append(n)
             last_used[ref[0]] = max(last_used[ref[0]], ref[1])
 
-        # Structural hashes: fh over ancestors, bh over ancestors and descendants.
+        # Structural hashes: fh over ancestors, bh over ancestors and descendants. Every hashed
+        # piece after a node's own label has a fixed width, so no two structures share a byte string.
         fh: list[bytes] = []
         outs_of: list[tuple[Shape | None, ...]] = []
         attrs_of: list[tuple] = []
+        consts_of: list[list[Shape]] = []
+        const_piece: dict[Shape | None, bytes] = {}
         for k, w in enumerate(work):
-            outs = tuple(shapes.get(o) if o else None for o in w.outputs[: last_used[k] + 1])
-            attrs = tuple(sorted((a, _norm(v)) for a, v in w.attrs.items()))
-            consts = iter(shapes.get(i) for i in w.inputs if i and i in meta)
-            ins = [(b"c", next(consts)) if r is None else (fh[r[0]], r[1]) for r in reads[k]]
+            outs = tuple([shapes.get(o) if o else None for o in w.outputs[: last_used[k] + 1]])
+            attrs = tuple([(a, v if type(v) in _PLAIN else _norm(v)) for a, v in sorted(w.attrs.items())])
+            consts = [shapes.get(i) or () for i in w.inputs if i and i in meta] if None in reads[k] else []
+            pieces = []
+            c = 0
+            for r in reads[k]:
+                if r is None:
+                    shape = consts[c]
+                    c += 1
+                    piece = const_piece.get(shape)
+                    if piece is None:
+                        piece = const_piece[shape] = _digest(repr(shape).encode()) + b"\xff" * 4
+                    pieces.append(piece)
+                else:
+                    pieces.append(fh[r[0]] + r[1].to_bytes(4, "big"))
             if w.op in COMMUTATIVE:
-                ins.sort(key=repr)
-            fh.append(hashlib.blake2b(repr((w.op, attrs, outs, ins)).encode(), digest_size=12).digest())
+                pieces.sort()
+            fh.append(_digest(repr((w.op, attrs, outs)).encode() + b"\x00" + b"".join(pieces)))
             outs_of.append(outs)
             attrs_of.append(attrs)
+            consts_of.append(consts)
         bh: list[bytes] = [b""] * count
         for k in range(count - 1, -1, -1):
-            below = sorted((bh[c], pos, s) for c, pos, s in readers[k])
-            bh[k] = hashlib.blake2b(fh[k] + repr((below, output_at[k])).encode(), digest_size=12).digest()
+            below = sorted([bh[c] + pos.to_bytes(4, "big") + s.to_bytes(4, "big") for c, pos, s in readers[k]])
+            tail = repr(output_at[k]).encode() if output_at[k] else b""
+            bh[k] = _digest(fh[k] + len(below).to_bytes(4, "big") + b"".join(below) + tail)
 
         # Kahn's algorithm, the ready node with the smallest hash first; inputs in declared order.
         first = len(inputs)
@@ -595,7 +629,7 @@ class _Builder:
             w = work[k]
             refs: list[tuple[int, int]] = []
             const_shapes: list[Shape] = []
-            consts = iter(shapes.get(i) or () for i in w.inputs if i and i in meta)
+            consts = iter(consts_of[k])
             for r in reads[k]:
                 if r is None:
                     shape = next(consts)
@@ -623,6 +657,11 @@ class _Builder:
         return ArchGraph(tuple(nodes), out_refs, meta=dict(self.raw.meta))
 
 
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=12).digest()
+
+
+MAC_OPS = frozenset({"conv", "dwconv", "conv_transpose", "linear", "matmul", "attention", "lstm", "gru", "rnn"})
 _PLAIN = frozenset({bool, str, int, float, type(None)})
 
 
@@ -642,20 +681,25 @@ def _norm(v: object) -> object:
     return str(v)
 
 
+_ACTIVATION_DEFAULTS: dict[str, dict[str, object]] = {
+    "LeakyRelu": {"alpha": 0.01},
+    "Elu": {"alpha": 1.0},
+    "Celu": {"alpha": 1.0},
+    "Selu": {"alpha": 1.67326319217681884765625, "gamma": 1.05070102214813232421875},
+    "HardSigmoid": {"alpha": 0.2, "beta": 0.5},
+    "Gelu": {"approximate": "none"},
+}
+
+
 def _activation_attrs(t: str, a: dict[str, object]) -> dict[str, object]:
-    defaults: dict[str, dict[str, object]] = {
-        "LeakyRelu": {"alpha": 0.01},
-        "Elu": {"alpha": 1.0},
-        "Celu": {"alpha": 1.0},
-        "Selu": {"alpha": 1.67326319217681884765625, "gamma": 1.05070102214813232421875},
-        "HardSigmoid": {"alpha": 0.2, "beta": 0.5},
-        "Gelu": {"approximate": "none"},
-    }
-    return {k: a.get(k, v) for k, v in defaults.get(t, {}).items()}
+    defaults = _ACTIVATION_DEFAULTS.get(t)
+    return {k: a.get(k, v) for k, v in defaults.items()} if defaults else {}
 
 
 def macs(op: str, attrs: dict, in_shapes: Sequence[Shape | None], out_shapes: Sequence[Shape | None]) -> int:
     """Multiply-accumulates of one canonical node (0 for ops without multiply-accumulates)."""
+    if op not in MAC_OPS:
+        return 0
     out = numel(out_shapes[0]) if out_shapes else -1
     if out < 0:
         return 0
