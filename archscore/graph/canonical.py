@@ -38,7 +38,7 @@ PASS_THROUGH = frozenset({"Identity", "Dropout", "Cast", "CastLike"})
 SCALAR_FREE = frozenset({"Add", "Sub", "Mul", "Div"})
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _W:
     """A working node: canonical op over ONNX tensor names."""
 
@@ -121,9 +121,12 @@ class _Builder:
 
     # -- pass 1: drop constant computation, convert the rest ---------------------------------
     def convert_all(self) -> None:
+        alias, meta = self.alias, self.meta
         for n in self.raw.nodes:
-            ins = [self.r(i) if i else "" for i in n.inputs]
-            if n.op_type in META_SOURCES or all(i in self.meta for i in ins):
+            ins = n.inputs
+            if alias and not alias.keys().isdisjoint(ins):
+                ins = [self.r(i) if i else "" for i in ins]
+            if n.op_type in META_SOURCES or meta.issuperset(ins):
                 self.meta.update(n.outputs)
                 if n.op_type not in META_SOURCES:
                     acc: frozenset[str] = frozenset()

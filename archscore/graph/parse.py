@@ -47,7 +47,7 @@ FLOAT_TYPES = frozenset(
 ModelSource = str | os.PathLike | bytes | bytearray | memoryview | onnx.ModelProto
 
 
-@dataclass
+@dataclass(slots=True)
 class RawNode:
     """An ONNX node with its attributes decoded (tensor-valued attributes dropped)."""
 
@@ -219,6 +219,15 @@ def _numel(dims: Sequence[int]) -> int:
     return n
 
 
+_RAW_DTYPES = {
+    onnx.TensorProto.INT64: np.dtype("<i8"),
+    onnx.TensorProto.INT32: np.dtype("<i4"),
+    onnx.TensorProto.FLOAT: np.dtype("<f4"),
+    onnx.TensorProto.DOUBLE: np.dtype("<f8"),
+}
+"""Element types whose little-endian ``raw_data`` is read without ``numpy_helper``."""
+
+
 def _const_value(tensor: onnx.TensorProto) -> np.ndarray | None:
     """Value of a small tensor stored inline; ``None`` if external, large, unreadable or not numeric."""
     if (
@@ -228,6 +237,10 @@ def _const_value(tensor: onnx.TensorProto) -> np.ndarray | None:
         or any(d < 0 for d in tensor.dims)
     ):
         return None
+    dtype = _RAW_DTYPES.get(tensor.data_type)
+    raw = tensor.raw_data if dtype is not None else b""
+    if raw and len(raw) == dtype.itemsize * _numel(tensor.dims):  # type: ignore[union-attr]
+        return np.frombuffer(raw, dtype=dtype).reshape(tuple(tensor.dims)).copy()  # the common case, read directly
     try:
         value = numpy_helper.to_array(tensor)
     except Exception:  # malformed payloads are treated as unknown values, never fatal
