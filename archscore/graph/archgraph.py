@@ -75,6 +75,15 @@ class ArchGraph:
     def __post_init__(self) -> None:
         _check_structure(self.nodes, self.outputs)
 
+    @classmethod
+    def trusted(cls, nodes: tuple[Node, ...], outputs: tuple[Ref, ...], meta: Mapping[str, Any]) -> ArchGraph:
+        """An ArchGraph from nodes the canonicaliser built, which are topological by construction (no re-check)."""
+        graph = object.__new__(cls)
+        object.__setattr__(graph, "nodes", nodes)
+        object.__setattr__(graph, "outputs", outputs)
+        object.__setattr__(graph, "meta", meta)
+        return graph
+
     def __len__(self) -> int:
         return len(self.nodes)
 

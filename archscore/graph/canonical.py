@@ -575,9 +575,11 @@ class _Builder:
         attrs_of: list[tuple] = []
         consts_of: list[list[Shape]] = []
         const_piece: dict[Shape | None, bytes] = {}
+        attr_memo: dict[tuple, tuple] = {}
+        label_memo: dict[tuple, bytes] = {}
         for k, w in enumerate(work):
             outs = tuple([shapes.get(o) if o else None for o in w.outputs[: last_used[k] + 1]])
-            attrs = tuple([(a, v if type(v) in _PLAIN else _norm(v)) for a, v in sorted(w.attrs.items())])
+            attrs = _attr_tuple(w.attrs, attr_memo)
             consts = [shapes.get(i) or () for i in w.inputs if i and i in meta] if None in reads[k] else []
             pieces = []
             c = 0
@@ -593,7 +595,11 @@ class _Builder:
                     pieces.append(fh[r[0]] + r[1].to_bytes(4, "big"))
             if w.op in COMMUTATIVE:
                 pieces.sort()
-            fh.append(_digest(repr((w.op, attrs, outs)).encode() + b"\x00" + b"".join(pieces)))
+            key = (w.op, attrs, outs)
+            label = label_memo.get(key)
+            if label is None:
+                label = label_memo[key] = repr(key).encode() + b"\x00"
+            fh.append(_digest(label + b"".join(pieces)))
             outs_of.append(outs)
             attrs_of.append(attrs)
             consts_of.append(consts)
@@ -644,20 +650,29 @@ class _Builder:
             if w.op in COMMUTATIVE:
                 refs.sort(key=lambda r: (r[0] == CONST, r[0], r[1]))
             outs = outs_of[k]
-            in_shapes = [const_shapes[s] if p == CONST else nodes[p].outputs[s] for p, s in refs]
-            nodes.append(
-                Node(
-                    op=w.op,
-                    inputs=tuple(refs),
-                    outputs=outs,
-                    attrs=attrs_of[k],
-                    macs=macs(w.op, w.attrs, in_shapes, outs),
-                    params=w.params,
-                    const_shapes=tuple(const_shapes),
-                )
-            )
+            count_macs = 0
+            if w.op in MAC_OPS:
+                in_shapes = [const_shapes[s] if p == CONST else nodes[p].outputs[s] for p, s in refs]
+                count_macs = macs(w.op, w.attrs, in_shapes, outs)
+            nodes.append(Node(w.op, tuple(refs), outs, attrs_of[k], count_macs, w.params, tuple(const_shapes)))
         out_refs = tuple((position[slot[o][0]], slot[o][1]) for o in graph_outputs)
-        return ArchGraph(tuple(nodes), out_refs, meta=dict(self.raw.meta))
+        return ArchGraph.trusted(tuple(nodes), out_refs, dict(self.raw.meta))
+
+
+def _attr_tuple(attrs: dict[str, object], memo: dict[tuple, tuple]) -> tuple:
+    """A node's attributes as sorted ``(name, plain value)`` pairs, memoised per distinct attribute set."""
+    items = tuple(attrs.items())
+    try:
+        found = memo.get(items)
+    except TypeError:  # an unhashable value (a numpy array in an ``other`` node's attributes)
+        found, memo = None, {}
+    if found is None:
+        found = tuple([(a, v if type(v) in _PLAIN else _norm(v)) for a, v in sorted(items)])
+        try:
+            memo[items] = found
+        except TypeError:
+            pass
+    return found
 
 
 def _digest(data: bytes) -> bytes:

@@ -7,6 +7,7 @@ a feature matrix directly.
 from __future__ import annotations
 
 import functools
+from collections import Counter
 
 from archscore.graph.archgraph import CONST, ArchGraph, numel
 from archscore.graph.ops import VOCABULARY
@@ -15,6 +16,12 @@ MAX_STAGES = 5
 COMPUTE = frozenset({"conv", "dwconv", "conv_transpose", "linear", "matmul", "attention", "lstm", "gru", "rnn"})
 MERGES = frozenset({"add", "sub", "mul", "div", "max", "min", "concat", "where"})
 _STRUCTURAL = frozenset({"input", "layout"})
+_MAC_GROUPS = {
+    "conv": ("conv", "dwconv", "conv_transpose"),
+    "linear": ("linear", "matmul"),
+    "attention": ("attention",),
+    "recurrent": ("lstm", "gru", "rnn"),
+}
 
 STAT_NAMES: tuple[str, ...] = (
     "macs", "params", "nodes", "edges", "depth", "compute_depth", "activation_elements",
@@ -39,9 +46,10 @@ def stats(graph: ArchGraph) -> dict[str, float]:
     out: dict[str, float] = dict.fromkeys(STAT_NAMES, 0.0)
     out["macs"] = float(graph.total_macs)
     out["params"] = float(graph.total_params)
-    out["nodes"] = float(sum(1 for x in nodes if x.op not in _STRUCTURAL))
+    counts = Counter(x.op for x in nodes)
+    out["nodes"] = float(n - sum(counts[op] for op in _STRUCTURAL))
 
-    preds: list[list[int]] = [sorted({s for s, _ in x.inputs if s != CONST}) for x in nodes]
+    preds: list[list[int]] = [sorted({s for s, _ in x.inputs if s != CONST}) if x.inputs else [] for x in nodes]
     fan_out = [0] * n
     last_use = list(range(n))
     for i, ps in enumerate(preds):
@@ -55,14 +63,17 @@ def stats(graph: ArchGraph) -> dict[str, float]:
     depth = [0] * n  # longest path counting non-structural nodes
     cdepth = [0] * n  # longest path counting only nodes with multiply-accumulates
     for i, x in enumerate(nodes):
-        base = max((depth[p] for p in preds[i]), default=0)
-        cbase = max((cdepth[p] for p in preds[i]), default=0)
-        depth[i] = base + (x.op not in _STRUCTURAL)
-        cdepth[i] = cbase + (x.op in COMPUTE)
+        ps = preds[i]
+        if ps:
+            depth[i] = max([depth[p] for p in ps]) + (x.op not in _STRUCTURAL)
+            cdepth[i] = max([cdepth[p] for p in ps]) + (x.op in COMPUTE)
+        else:
+            depth[i] = int(x.op not in _STRUCTURAL)
+            cdepth[i] = int(x.op in COMPUTE)
     out["depth"] = float(max(depth, default=0))
     out["compute_depth"] = float(max(cdepth, default=0))
 
-    sizes = [sum(_numel(s) for s in x.outputs) for x in nodes]
+    sizes = [_numel(x.outputs[0]) if len(x.outputs) == 1 else sum(_numel(s) for s in x.outputs) for x in nodes]
     out["activation_elements"] = float(sum(sz for x, sz in zip(nodes, sizes) if x.op != "input"))
     live = peak = 0
     frees: dict[int, int] = {}
@@ -113,16 +124,14 @@ def stats(graph: ArchGraph) -> dict[str, float]:
                 out["skip_connections"] += 1
                 out["longest_skip"] = max(out["longest_skip"], float(max(spans) - min(spans)))
 
-    compute_macs = sum(x.macs for x in nodes) or 1
-    groups = {
-        "conv": ("conv", "dwconv", "conv_transpose"),
-        "linear": ("linear", "matmul"),
-        "attention": ("attention",),
-        "recurrent": ("lstm", "gru", "rnn"),
-    }
-    for name, ops in groups.items():
-        out[f"compute_macs_share_{name}"] = sum(x.macs for x in nodes if x.op in ops) / compute_macs
+    macs_by_op: Counter[str] = Counter()
     for x in nodes:
-        if x.op != "input":
-            out[f"count_{x.op}"] += 1
+        if x.macs:
+            macs_by_op[x.op] += x.macs
+    compute_macs = sum(macs_by_op.values()) or 1
+    for name, ops in _MAC_GROUPS.items():
+        out[f"compute_macs_share_{name}"] = sum(macs_by_op[op] for op in ops) / compute_macs
+    for op, count in counts.items():
+        if op != "input":
+            out[f"count_{op}"] = float(count)
     return out
