@@ -313,7 +313,7 @@ def read_graph(
         value = _const_value(t)
         if value is not None:
             values[t.name] = value
-    _read_constant_nodes(g, values)
+    _read_constant_nodes(nodes, values)
 
     # --- data inputs vs weights given as inputs ------------------------------------------
     declared = [i for i in g.input if i.name not in init_names]
@@ -382,26 +382,24 @@ def read_graph(
     return RawGraph(nodes, data_names, outputs, shapes, values, param_numel, constants, meta)
 
 
-def _read_constant_nodes(g: onnx.GraphProto, values: dict[str, np.ndarray]) -> None:
-    for n in g.node:
-        if n.op_type != "Constant" or not n.output:
+_CONSTANT_ATTRS = (("value", None), ("value_float", np.float32), ("value_int", np.int64),
+                   ("value_ints", np.int64), ("value_floats", np.float32))  # fmt: skip
+
+
+def _read_constant_nodes(nodes: Sequence[RawNode], values: dict[str, np.ndarray]) -> None:
+    """Values of ``Constant`` nodes, from their decoded attributes (large or external tensors stay unknown)."""
+    for n in nodes:
+        if n.op_type != "Constant" or not n.outputs:
             continue
-        for a in n.attribute:
+        for key, dtype in _CONSTANT_ATTRS:
+            v = n.attrs.get(key)
+            if v is None:
+                continue
             try:
-                if a.name == "value":
-                    value = _const_value(a.t)  # None for external data: never opened
-                    if value is not None:
-                        values[n.output[0]] = value
-                elif a.name == "value_float":
-                    values[n.output[0]] = np.array(a.f, dtype=np.float32)
-                elif a.name == "value_int":
-                    values[n.output[0]] = np.array(a.i, dtype=np.int64)
-                elif a.name == "value_ints":
-                    values[n.output[0]] = np.array(list(a.ints), dtype=np.int64)
-                elif a.name == "value_floats":
-                    values[n.output[0]] = np.array(list(a.floats), dtype=np.float32)
-            except Exception:  # malformed constant payload: value unknown, never fatal
+                values[n.outputs[0]] = v if dtype is None else np.array(v, dtype=dtype)
+            except (TypeError, ValueError, OverflowError):  # not numeric, or out of range: value unknown
                 log.debug("unreadable Constant %s", n.name)
+            break
 
 
 def _guess_data_inputs(declared: Sequence[onnx.ValueInfoProto], nodes: Sequence[RawNode]) -> list[str]:
@@ -774,10 +772,11 @@ def _infer_shapes(
     """Shapes of every tensor from ONNX shape inference on a weightless model (element types go to ``types``)."""
     for name, (_, elem) in (*init_types.items(), *inputs.items()):
         types[name] = elem
-    shapes = _run_inference(slim, types)
+    shapes, partial = _run_inference(slim, types)
     for name, (dims, _) in (*init_types.items(), *inputs.items()):
         shapes[name] = tuple(dims)
-    if any(not _static(shapes.get(o)) for n in nodes for o in n.outputs if o):
+    node_outputs = {o for n in nodes for o in n.outputs if o}
+    if not partial.isdisjoint(node_outputs) or not shapes.keys() >= node_outputs:
         computed = _complete_shapes(nodes, slim, shapes, types, values)
         for name, v in computed.items():
             values[name] = v
@@ -872,30 +871,38 @@ def _small(value: np.ndarray | None) -> bool:
     return value is not None and value.size <= MAX_ELEMENTS and value.dtype.kind in NUMERIC_KINDS
 
 
-def _run_inference(slim: onnx.ModelProto, types: dict[str, int]) -> dict[str, Shape | None]:
-    """Shapes (``-1`` for unknown dimensions) of the tensors ONNX infers; element types go to ``types``."""
+def _run_inference(slim: onnx.ModelProto, types: dict[str, int]) -> tuple[dict[str, Shape | None], set[str]]:
+    """Shapes (``-1`` for unknown dimensions) of the tensors ONNX infers, and the names of those not fully known.
+
+    Element types go to ``types``.
+    """
     try:
         # data_prop=False: ONNX's data propagation is unbounded on hostile input (see _complete_shapes)
         inferred = shape_inference.infer_shapes(slim, check_type=False, strict_mode=False, data_prop=False)
     except Exception as exc:  # onnx raises several types (InferenceError, ValidationError, RuntimeError)
         raise InvalidModelError(f"ONNX shape inference failed: {exc}") from exc
     shapes: dict[str, Shape | None] = {}
+    partial: set[str] = set()
     ig = inferred.graph
     for vi in (*ig.value_info, *ig.output):
+        name = vi.name
         tt = vi.type.tensor_type
-        if tt.elem_type:
-            types[vi.name] = tt.elem_type
+        elem = tt.elem_type
+        if elem:
+            types[name] = elem
         if tt.HasField("shape"):  # fast path: every dim a sane static size (0 is also how an unknown dim reads)
             fast = tuple([d.dim_value for d in tt.shape.dim])
-            if (not fast or min(fast) > 0) and max(fast, default=0) <= MAX_DIM and math.prod(fast) <= MAX_NUMEL:
-                shapes[vi.name] = fast
+            if not fast or (min(fast) > 0 and max(fast) <= MAX_DIM and math.prod(fast) <= MAX_NUMEL):
+                shapes[name] = fast
                 continue
-        shape = _inferred_shape(vi.name, vi.type, ig.node)
+        shape = _inferred_shape(name, vi.type, ig.node)
+        if shape is None or not _static(shape):
+            partial.add(name)
         if shape is None:
-            shapes.setdefault(vi.name, None)
+            shapes.setdefault(name, None)
             continue
-        shapes[vi.name] = shape
-    return shapes
+        shapes[name] = shape
+    return shapes, partial
 
 
 def buffer_slot(op_type: str, slot: int) -> bool:
