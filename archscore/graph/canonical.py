@@ -7,7 +7,8 @@ not change the architecture:
   any computation on constants only (weight transposes, gate reordering) is not architecture:
   it is dropped, and the learned tensors it reads are credited to the node that uses them;
 * Identity, Dropout, Cast and elementwise arithmetic with a scalar constant (attention scaling)
-  are pass-throughs;
+  are pass-throughs, except multiplication by zero, which is a ``zero`` node (the ``none`` edge of
+  NAS cells: it keeps the edge and its shape but passes nothing on);
 * a chain of layout ops (Reshape/Transpose/Flatten/Squeeze/Unsqueeze/Slice/Gather/Split/Expand)
   becomes one ``layout`` node per tensor leaving the chain, and disappears if it keeps the shape;
 * BatchNorm after a convolution is folded into it (as every exporter does by default);
@@ -219,7 +220,11 @@ class _Builder:
         elif t in ("MaxPool", "AveragePool", "LpPool"):
             self.pool(n)
         elif t in SCALAR_FREE and len(data) == 1 and self.scalar_operand(n, data[0]):
-            self.alias[outs[0]] = data[0]
+            const = next(i for i in ins if i in self.meta)
+            if t == "Mul" and self.scalar(const) == 0.0:
+                self.emit("zero", data[:1], outs)  # x · 0 is not x: a NAS cell's "none" edge
+            else:
+                self.alias[outs[0]] = data[0]
         elif t == "Pow":
             self.emit("pow", data[:1], outs, {"exponent": self.scalar(ins[1])}, self.claim(self.consts(n)))
         elif t in UNARY:
@@ -665,13 +670,9 @@ def _attr_tuple(attrs: dict[str, object], memo: dict[tuple, tuple]) -> tuple:
     try:
         found = memo.get(items)
     except TypeError:  # an unhashable value (a numpy array in an ``other`` node's attributes)
-        found, memo = None, {}
+        return tuple([(a, _norm(v)) for a, v in sorted(items)])
     if found is None:
-        found = tuple([(a, v if type(v) in _PLAIN else _norm(v)) for a, v in sorted(items)])
-        try:
-            memo[items] = found
-        except TypeError:
-            pass
+        found = memo[items] = tuple([(a, v if type(v) in _PLAIN else _norm(v)) for a, v in sorted(items)])
     return found
 
 

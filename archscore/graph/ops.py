@@ -21,7 +21,7 @@ VOCABULARY: tuple[str, ...] = (
     # pooling and reductions
     "max_pool", "avg_pool", "lp_pool", "global_avg_pool", "global_max_pool", "reduce",
     # merges, splits and elementwise arithmetic
-    "add", "sub", "mul", "div", "pow", "max", "min", "concat", "where", "unary",
+    "add", "sub", "mul", "div", "pow", "max", "min", "concat", "where", "unary", "zero",
     # layout and resampling
     "layout", "pad", "resize", "depth_to_space", "space_to_depth",
     # recurrent cells

@@ -639,7 +639,9 @@ def _check_window(n: RawNode, shapes: Mapping[str, Shape | None]) -> None:
         raise InvalidModelError(f"{_label(n)}: group={group} is not a positive count")
     for role, shape in (("input", x), ("weight", w)):
         if shape is not None and len(shape) != nd + 2:
-            raise InvalidModelError(f"{_label(n)}: {role} shape {shape} does not have rank {nd + 2} for a {nd}-D window")
+            raise InvalidModelError(
+                f"{_label(n)}: {role} shape {shape} does not have rank {nd + 2} for a {nd}-D window"
+            )
     if isinstance(kernel, tuple) and w is not None and all(d >= 0 for d in w[2:]) and tuple(w[2:]) != kernel:
         raise InvalidModelError(f"{_label(n)}: kernel_shape={kernel} does not match weight shape {w}")
 

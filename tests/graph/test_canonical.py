@@ -156,3 +156,29 @@ def test_node_order_in_the_file_does_not_matter() -> None:
         )
 
     assert from_onnx(branches([0, 1, 2, 3, 4])).to_text() == from_onnx(branches([1, 3, 0, 2, 4])).to_text()
+
+
+@pytest.mark.parametrize("factor", [0.0, 0.5])
+def test_multiplying_by_zero_is_not_a_skip_connection(factor: float) -> None:
+    """NAS-Bench-201's ``none`` edge is exported as ``x.mul(0.)``: it must not read as ``skip_connect``."""
+    from _build import model
+    from onnx import helper
+
+    def cell(scale: float | None):
+        nodes = [helper.make_node("Relu", ["x"], ["r"])]
+        if scale is None:
+            nodes.append(helper.make_node("Add", ["r", "x"], ["y"]))
+        else:
+            nodes += [
+                helper.make_node("Constant", [], ["k"], value=helper.make_tensor("k", 1, [], [scale])),
+                helper.make_node("Mul", ["x", "k"], ["z"]),
+                helper.make_node("Add", ["r", "z"], ["y"]),
+            ]
+        return from_onnx(model(nodes, {"x": (1, 4, 8, 8)}, ["y"], []))
+
+    skip, scaled = cell(None), cell(factor)
+    if factor == 0.0:
+        assert scaled != skip
+        assert [n.op for n in scaled.nodes].count("zero") == 1
+    else:  # scaling by a non-zero constant is a pass-through (as attention scaling is)
+        assert scaled == skip
