@@ -37,6 +37,11 @@ from archscore.graph.parse import RawGraph, RawNode, buffer_slot
 STANDARD_DOMAINS = ("", "ai.onnx")
 PASS_THROUGH = frozenset({"Identity", "Dropout", "Cast", "CastLike"})
 SCALAR_FREE = frozenset({"Add", "Sub", "Mul", "Div"})
+_PLAIN_DIRECT = frozenset(
+    {"Relu", "Sigmoid", "Tanh", "Softplus", "Softsign", "HardSwish", "Mish", "Add", "Sub", "Mul", "Div",
+     "GlobalAveragePool", "GlobalMaxPool"}
+)  # fmt: skip
+"""ONNX ops that become their canonical op unchanged when every input is data."""
 
 
 @dataclass(eq=False, slots=True)
@@ -161,6 +166,9 @@ class _Builder:
     def convert(self, n: RawNode) -> None:
         t, a, ins, outs = n.op_type, n.attrs, n.inputs, n.outputs
         data = self.data(n)
+        if t in _PLAIN_DIRECT and len(data) == len(ins):  # the common case: no attributes, no constants
+            self.emit(DIRECT[t], list(ins), outs)
+            return
         if t in PASS_THROUGH:
             self.alias[outs[0]] = data[0]
             return
@@ -522,28 +530,37 @@ class _Builder:
             m2.inputs = [p.inputs[0], p.inputs[1], m2.inputs[1]]
             m2.params += p.params
 
-    def prune(self, producer: dict[str, _W], outputs: Sequence[str]) -> None:
-        """Drop nodes none of whose outputs reaches a graph output."""
+    def live(self, nodes: list[_W]) -> tuple[list[_W], list[str]]:
+        """Resolve aliases, and keep the inputs and the nodes some graph output depends on.
+
+        Returns the kept nodes and the graph outputs (resolved), in declared order.
+        """
+        alias = self.alias
+        producer: dict[str, _W] = {}
+        for w in nodes:
+            if alias and not alias.keys().isdisjoint(w.inputs):
+                w.inputs = [self.r(i) for i in w.inputs]
+            for o in w.outputs:
+                if o:
+                    producer[o] = w
+        graph_outputs = [o for o in map(self.r, self.raw.outputs) if o in producer]
+        if not graph_outputs:
+            raise InvalidModelError("no graph output depends on the model's inputs")
         live: set[int] = set()
-        stack = [producer[o] for o in outputs if o in producer]
+        stack = [producer[o] for o in graph_outputs]
         while stack:
             w = stack.pop()
             if id(w) in live:
                 continue
             live.add(id(w))
-            stack.extend(producer[i] for i in w.inputs if i in producer)
-        self.nodes = [w for w in self.nodes if id(w) in live or w.op == "input"]
+            stack.extend([producer[i] for i in w.inputs if i in producer])
+        return [w for w in nodes if id(w) in live or w.op == "input"], graph_outputs
 
     # -- pass 4: canonical order ----------------------------------------------------------------
     def build(self) -> ArchGraph:
         inputs = [_W("input", [], [name]) for name in self.raw.data_inputs]
-        self.nodes = inputs + self.nodes
-        producer, _, _ = self.index()
-        graph_outputs = [self.r(o) for o in self.raw.outputs if self.r(o) in producer]
-        if not graph_outputs:
-            raise InvalidModelError("no graph output depends on the model's inputs")
-        self.prune(producer, graph_outputs)
-        work = self.nodes
+        work, graph_outputs = self.live(inputs + self.nodes)
+        self.nodes = work
         count = len(work)
         meta, shapes = self.meta, self.shapes
         slot: dict[str, tuple[int, int]] = {}  # tensor → (producing node, output slot)
@@ -616,24 +633,26 @@ class _Builder:
 
         # Kahn's algorithm, the ready node with the smallest hash first; inputs in declared order.
         first = len(inputs)
-        waiting = [len({r[0] for r in row if r is not None}) for row in reads]
-        successors = [sorted({c for c, _, _ in readers[k]}) for k in range(count)]
+        waiting = [len({r[0] for r in row if r is not None}) if len(row) > 1 else len(row) - row.count(None)
+                   for row in reads]  # fmt: skip
+        successors = [sorted({c for c, _, _ in rd}) if len(rd) > 1 else [c for c, _, _ in rd] for rd in readers]
         heap = [(bh[k], k) for k in range(first, count) if waiting[k] == 0]
         heapq.heapify(heap)
         order = list(range(first))
-
-        def release(k: int) -> None:
+        push, pop = heapq.heappush, heapq.heappop
+        done = 0
+        while done < len(order) or heap:
+            if done < len(order):
+                k = order[done]
+                done += 1
+            else:
+                k = pop(heap)[1]
+                order.append(k)
+                done += 1
             for c in successors[k]:
                 waiting[c] -= 1
                 if waiting[c] == 0:
-                    heapq.heappush(heap, (bh[c], c))
-
-        for k in range(first):
-            release(k)
-        while heap:
-            k = heapq.heappop(heap)[1]
-            order.append(k)
-            release(k)
+                    push(heap, (bh[c], c))
         position = [0] * count
         for n, k in enumerate(order):
             position[k] = n

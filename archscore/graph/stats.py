@@ -49,27 +49,34 @@ def stats(graph: ArchGraph) -> dict[str, float]:
     counts = Counter(x.op for x in nodes)
     out["nodes"] = float(n - sum(counts[op] for op in _STRUCTURAL))
 
-    preds: list[list[int]] = [sorted({s for s, _ in x.inputs if s != CONST}) if x.inputs else [] for x in nodes]
+    preds: list[list[int]] = []  # distinct producers each node reads, ascending
     fan_out = [0] * n
     last_use = list(range(n))
-    for i, ps in enumerate(preds):
+    depth = [0] * n  # longest path counting non-structural nodes
+    cdepth = [0] * n  # longest path counting only nodes with multiply-accumulates
+    edges = 0
+    for i, x in enumerate(nodes):
+        ins = x.inputs
+        if len(ins) == 1:
+            ps = [ins[0][0]] if ins[0][0] != CONST else []
+        else:
+            ps = sorted({s for s, _ in ins if s != CONST})
+        preds.append(ps)
+        edges += len(ps)
         for p in ps:
             fan_out[p] += 1
             last_use[p] = i
+        if len(ps) == 1:
+            d, c = depth[ps[0]], cdepth[ps[0]]
+        elif ps:
+            d, c = max([depth[p] for p in ps]), max([cdepth[p] for p in ps])
+        else:
+            d = c = 0
+        depth[i] = d + (x.op not in _STRUCTURAL)
+        cdepth[i] = c + (x.op in COMPUTE)
     for s, _ in graph.outputs:
         last_use[s] = n
-    out["edges"] = float(sum(len(ps) for ps in preds))
-
-    depth = [0] * n  # longest path counting non-structural nodes
-    cdepth = [0] * n  # longest path counting only nodes with multiply-accumulates
-    for i, x in enumerate(nodes):
-        ps = preds[i]
-        if ps:
-            depth[i] = max([depth[p] for p in ps]) + (x.op not in _STRUCTURAL)
-            cdepth[i] = max([cdepth[p] for p in ps]) + (x.op in COMPUTE)
-        else:
-            depth[i] = int(x.op not in _STRUCTURAL)
-            cdepth[i] = int(x.op in COMPUTE)
+    out["edges"] = float(edges)
     out["depth"] = float(max(depth, default=0))
     out["compute_depth"] = float(max(cdepth, default=0))
 

@@ -53,22 +53,24 @@ def _attrs(attrs: tuple[tuple[str, AttrValue], ...]) -> str:
 
 
 def _ref(src: int, slot: int, consts: tuple[Shape, ...]) -> str:
+    if slot == 0 and src != CONST:
+        return f"%{src}"
     if src == CONST:
         return f"const{_shape(consts[slot])}"
-    return f"%{src}" if slot == 0 else f"%{src}.{slot}"
+    return f"%{src}.{slot}"
 
 
 def to_text(graph: ArchGraph) -> str:
     """The text description of ``graph`` (one line per node, then the outputs)."""
     lines = [HEADER]
     for i, n in enumerate(graph.nodes):
-        args = ", ".join(_ref(s, k, n.const_shapes) for s, k in n.inputs)
-        parts = [f"%{i} = {n.op}({args}){_attrs(n.attrs)}"]
-        parts.append("-> " + ", ".join(_shape(s) for s in n.outputs))
+        args = ", ".join([_ref(s, k, n.const_shapes) for s, k in n.inputs])
+        outs = _shape(n.outputs[0]) if len(n.outputs) == 1 else ", ".join([_shape(s) for s in n.outputs])
+        line = f"%{i} = {n.op}({args}){_attrs(n.attrs)} -> {outs}"
         if n.macs:
-            parts.append(f"macs={n.macs}")
+            line += f" macs={n.macs}"
         if n.params:
-            parts.append(f"params={n.params}")
-        lines.append(" ".join(parts))
+            line += f" params={n.params}"
+        lines.append(line)
     lines.append("return " + ", ".join(_ref(s, k, ()) for s, k in graph.outputs))
     return "\n".join(lines)
