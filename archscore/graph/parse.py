@@ -160,6 +160,7 @@ def _check_dims(kind: str, name: str, dims: Sequence[int]) -> None:
 
 
 _A = onnx.AttributeProto
+_INT, _INTS = _A.INT, _A.INTS
 _DECODE = {
     _A.INT: lambda a: a.i,
     _A.FLOAT: lambda a: a.f,
@@ -200,9 +201,13 @@ def _read_node(n: onnx.NodeProto, opset: int) -> RawNode:
                     f"{_label(raw)}: attribute {name!r} is {got}, but {raw.op_type} expects "
                     f"{_A.AttributeType.Name(expected)}"
                 )
-        decode = _DECODE.get(kind)
-        if decode is not None:
-            value = decode(a)
+        if kind == _INTS:  # the common cases first (kernel, strides, pads …)
+            attrs[name] = tuple(a.ints)
+        elif kind == _INT:
+            attrs[name] = a.i
+        else:
+            decode = _DECODE.get(kind)
+            value = None if decode is None else decode(a)
             if value is not None:
                 attrs[name] = value
     if spec is not None:
@@ -570,6 +575,7 @@ def _check_semantics(
     ONNX shape inference runs in lenient mode (so unknown ops and partial shapes never stop a
     parse); these are the contradictions it would have reported and the canonical form relies on.
     """
+    windows_ok: set[tuple] = set()
     for n in nodes:
         spec = _spec(n.op_type, opset) if n.domain in STANDARD_DOMAINS else None
         if spec is None:
@@ -586,7 +592,17 @@ def _check_semantics(
                     f"{n.op_type} does not accept ({', '.join(sorted(_type_name(t) for t in allowed))})"
                 )
         if n.op_type in WINDOWED:
-            _check_window(n, shapes)
+            x = shapes.get(n.inputs[0])
+            w = shapes.get(n.inputs[1]) if n.op_type in ("Conv", "ConvTranspose") and len(n.inputs) > 1 else None
+            try:
+                key = (n.op_type, tuple(n.attrs.items()), x, w)
+                known = key in windows_ok
+            except TypeError:  # an unhashable attribute value: check without memo
+                key, known = None, False
+            if not known:
+                _check_window(n, x, w)
+                if key is not None:
+                    windows_ok.add(key)  # networks repeat the same layer: check each setting once
         elif n.op_type == "Gemm":
             for name in n.inputs[:2]:
                 shape = shapes.get(name)
@@ -604,11 +620,9 @@ def _check_semantics(
                 raise InvalidModelError(f"{_label(n)}: hidden_size={hidden} is not a positive size")
 
 
-def _check_window(n: RawNode, shapes: Mapping[str, Shape | None]) -> None:
-    """Convolution and pooling: kernel, strides, dilations, pads and ranks must agree."""
+def _check_window(n: RawNode, x: Shape | None, w: Shape | None) -> None:
+    """Convolution and pooling: kernel, strides, dilations, pads and ranks of input ``x`` and weight ``w`` must agree."""
     a = n.attrs
-    x = shapes.get(n.inputs[0])
-    w = shapes.get(n.inputs[1]) if n.op_type in ("Conv", "ConvTranspose") and len(n.inputs) > 1 else None
     kernel = a.get("kernel_shape")
     if isinstance(kernel, tuple):
         nd = len(kernel)
