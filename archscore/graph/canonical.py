@@ -593,6 +593,7 @@ class _Builder:
         # Structural hashes: fh over ancestors, bh over ancestors and descendants. Every hashed
         # piece after a node's own label has a fixed width, so no two structures share a byte string.
         fh: list[bytes] = []
+        fh0: list[bytes] = []  # fh and output slot 0, as a reader hashes it
         outs_of: list[tuple[Shape | None, ...]] = []
         attrs_of: list[tuple] = []
         consts_of: list[list[Shape]] = []
@@ -600,7 +601,10 @@ class _Builder:
         attr_memo: dict[tuple, tuple] = {}
         label_memo: dict[tuple, bytes] = {}
         for k, w in enumerate(work):
-            outs = tuple([shapes.get(o) if o else None for o in w.outputs[: last_used[k] + 1]])
+            if len(w.outputs) == 1:
+                outs = (shapes.get(w.outputs[0]),)
+            else:
+                outs = tuple([shapes.get(o) if o else None for o in w.outputs[: last_used[k] + 1]])
             attrs = _attr_tuple(w.attrs, attr_memo)
             consts = [shapes.get(i) or () for i in w.inputs if i and i in meta] if None in reads[k] else []
             pieces = []
@@ -614,14 +618,16 @@ class _Builder:
                         piece = const_piece[shape] = _digest(repr(shape).encode()) + b"\xff" * 4
                     pieces.append(piece)
                 else:
-                    pieces.append(fh[r[0]] + r[1].to_bytes(4, "big"))
+                    pieces.append(fh0[r[0]] if r[1] == 0 else fh[r[0]] + r[1].to_bytes(4, "big"))
             if w.op in COMMUTATIVE:
                 pieces.sort()
             key = (w.op, attrs, outs)
             label = label_memo.get(key)
             if label is None:
                 label = label_memo[key] = repr(key).encode() + b"\x00"
-            fh.append(_digest(label + b"".join(pieces)))
+            h = _digest(label + b"".join(pieces))
+            fh.append(h)
+            fh0.append(h + b"\x00\x00\x00\x00")
             outs_of.append(outs)
             attrs_of.append(attrs)
             consts_of.append(consts)

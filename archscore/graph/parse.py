@@ -900,25 +900,35 @@ def _run_inference(slim: onnx.ModelProto, types: dict[str, int]) -> tuple[dict[s
     shapes: dict[str, Shape | None] = {}
     partial: set[str] = set()
     ig = inferred.graph
-    for vi in (*ig.value_info, *ig.output):
-        name = vi.name
-        tt = vi.type.tensor_type
-        elem = tt.elem_type
-        if elem:
-            types[name] = elem
-        if tt.HasField("shape"):  # fast path: every dim a sane static size (0 is also how an unknown dim reads)
+    for infos in (ig.value_info, ig.output):
+        for vi in infos:
+            name = vi.name
+            tt = vi.type.tensor_type
+            elem = tt.elem_type
+            if elem:
+                types[name] = elem
+            # fast path: every dim a sane static size (an unknown dim reads as 0; no dims is a scalar or no shape)
             fast = tuple([d.dim_value for d in tt.shape.dim])
-            if not fast or (min(fast) > 0 and max(fast) <= MAX_DIM and math.prod(fast) <= MAX_NUMEL):
+            if fast and min(fast) > 0 and max(fast) <= MAX_DIM and math.prod(fast) <= MAX_NUMEL:
                 shapes[name] = fast
-                continue
-        shape = _inferred_shape(name, vi.type, ig.node)
-        if shape is None or not _static(shape):
-            partial.add(name)
-        if shape is None:
-            shapes.setdefault(name, None)
-            continue
-        shapes[name] = shape
+            elif not fast and tt.HasField("shape"):
+                shapes[name] = ()
+            else:
+                _slow_shape(name, vi.type, ig.node, shapes, partial)
     return shapes, partial
+
+
+def _slow_shape(
+    name: str, tp: onnx.TypeProto, nodes: Iterable[onnx.NodeProto], shapes: dict[str, Shape | None], partial: set[str]
+) -> None:
+    """Record a shape with unknown dimensions (or none at all), refusing negative and absurd ones."""
+    shape = _inferred_shape(name, tp, nodes)
+    if shape is None or not _static(shape):
+        partial.add(name)
+    if shape is None:
+        shapes.setdefault(name, None)
+    else:
+        shapes[name] = shape
 
 
 def buffer_slot(op_type: str, slot: int) -> bool:
