@@ -621,7 +621,7 @@ def _check_semantics(
 
 
 def _check_window(n: RawNode, x: Shape | None, w: Shape | None) -> None:
-    """Convolution and pooling: kernel, strides, dilations, pads and ranks of input ``x`` and weight ``w`` must agree."""
+    """Convolution and pooling: kernel, strides, dilations, pads and ranks of input ``x``, weight ``w`` agree."""
     a = n.attrs
     kernel = a.get("kernel_shape")
     if isinstance(kernel, tuple):
