@@ -20,8 +20,8 @@ files). The target is checked against the faster of the two floors. Results go t
 ``benchmarks/results/parse_speed.json`` and ``benchmarks/results/parse_speed.png``; the ONNX
 files are written to a temporary directory (or ``--cache-dir``) and never committed.
 
-Run: ``python benchmarks/parse_speed.py`` (``--help`` for options). Needs the ``torch`` extra and
-matplotlib.
+Run: ``python benchmarks/parse_speed.py`` (``--help`` for options) after
+``pip install -c constraints.txt -e ".[bench]"``.
 """
 
 from __future__ import annotations
