@@ -13,3 +13,14 @@ class InvalidModelError(ArchscoreError, ValueError):
 
 class ModelLimitError(InvalidModelError):
     """The input exceeds a configured size limit (file size, node count, dimension size)."""
+
+
+class InvalidCellError(ArchscoreError, ValueError):
+    """A cell string that is malformed or outside its search space; the message lists what is valid."""
+
+
+class UnknownNameError(ArchscoreError, KeyError):
+    """An unknown name (search space, data source, target …); the message lists the valid ones."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""

@@ -1,0 +1,23 @@
+"""Search spaces: cells as canonical strings, sampling and mutation, and each cell's network as ONNX.
+
+``get(name)`` returns a space; ``SPACES`` lists them. Every space emits its networks with
+``onnx.helper`` (no torch needed) and offers the reference PyTorch module of the same network.
+"""
+
+from __future__ import annotations
+
+from archscore.errors import UnknownNameError
+from archscore.spaces.base import SearchSpace
+from archscore.spaces.nb201 import NB201
+
+SPACES: dict[str, type[SearchSpace]] = {cls.name: cls for cls in (NB201,)}
+
+__all__ = ["SPACES", "SearchSpace", "get"]
+
+
+def get(name: str) -> SearchSpace:
+    """The search space called ``name`` (see :data:`SPACES`)."""
+    try:
+        return SPACES[name]()
+    except KeyError:
+        raise UnknownNameError(f"unknown search space {name!r}; available: {', '.join(SPACES)}") from None

@@ -1,0 +1,117 @@
+"""A small builder of ONNX networks with ``onnx.helper``: every search space emits its networks with it.
+
+Networks come out weight-free by default: each learned tensor is a typed graph input after the
+data input ``x`` (as ``torch.onnx.export(..., export_params=False)`` writes them), so a network of
+any size is built in milliseconds and parses exactly like one with its weights. With a
+``numpy.random.Generator`` the weights are embedded as initializers instead, and the file runs
+in any ONNX runtime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 17
+FLOAT = TensorProto.FLOAT
+
+
+class NetBuilder:
+    """Append layers to an ONNX graph; every method returns the name of its output tensor."""
+
+    def __init__(self, input_shape: Sequence[int], *, rng: np.random.Generator | None = None) -> None:
+        self.nodes: list[onnx.NodeProto] = []
+        self.inputs = [helper.make_tensor_value_info("x", FLOAT, list(input_shape))]
+        self.initializers: list[TensorProto] = []
+        self.rng = rng
+        self._count = 0
+
+    def _name(self, kind: str) -> str:
+        self._count += 1
+        return f"{kind}_{self._count}"
+
+    def weight(self, kind: str, shape: Sequence[int], fill: float | None = None) -> str:
+        """A learned tensor: a graph input (weight-free) or a random/filled initializer."""
+        name = self._name(kind)
+        if self.rng is None:
+            self.inputs.append(helper.make_tensor_value_info(name, FLOAT, list(shape)))
+        else:
+            fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+            value = (
+                np.full(shape, fill, dtype=np.float32)
+                if fill is not None
+                else self.rng.normal(0.0, (2.0 / max(fan_in, 1)) ** 0.5, size=shape).astype(np.float32)
+            )
+            self.initializers.append(numpy_helper.from_array(value, name))
+        return name
+
+    def constant(self, value: np.ndarray | float, kind: str = "const") -> str:
+        name = self._name(kind)
+        self.initializers.append(numpy_helper.from_array(np.asarray(value, dtype=np.float32), name))
+        return name
+
+    def node(self, op: str, inputs: Sequence[str], kind: str | None = None, **attrs: object) -> str:
+        out = self._name(kind or op.lower())
+        self.nodes.append(helper.make_node(op, list(inputs), [out], name=out, **attrs))
+        return out
+
+    # -- layers ------------------------------------------------------------------------------
+    def conv(
+        self, x: str, cin: int, cout: int, k: int, stride: int = 1, pad: int | None = None, *,
+        groups: int = 1, bias: bool = False,
+    ) -> str:  # fmt: skip
+        pad = k // 2 if pad is None else pad
+        ins = [x, self.weight("w", (cout, cin // groups, k, k))]
+        if bias:
+            ins.append(self.weight("b", (cout,), fill=0.0))
+        return self.node("Conv", ins, "conv", kernel_shape=[k, k], strides=[stride] * 2, pads=[pad] * 4, group=groups)
+
+    def batch_norm(self, x: str, c: int) -> str:
+        ins = [x, self.weight("gamma", (c,), 1.0), self.weight("beta", (c,), 0.0)]
+        ins += [self.weight("mean", (c,), 0.0), self.weight("var", (c,), 1.0)]
+        return self.node("BatchNormalization", ins, "bn", epsilon=1e-5)
+
+    def relu(self, x: str) -> str:
+        return self.node("Relu", [x])
+
+    def add(self, a: str, b: str) -> str:
+        return self.node("Add", [a, b])
+
+    def mul_zero(self, x: str) -> str:
+        """``x · 0``: the ``none`` edge of NAS cells, as the benchmarks' code computes it."""
+        return self.node("Mul", [x, self.constant(0.0, "zero")], "zero")
+
+    def avg_pool(self, x: str, k: int, stride: int, pad: int, count_include_pad: bool = False) -> str:
+        return self.node(
+            "AveragePool", [x], kernel_shape=[k, k], strides=[stride] * 2, pads=[pad] * 4,
+            count_include_pad=int(count_include_pad),
+        )  # fmt: skip
+
+    def max_pool(self, x: str, k: int, stride: int, pad: int) -> str:
+        return self.node("MaxPool", [x], kernel_shape=[k, k], strides=[stride] * 2, pads=[pad] * 4)
+
+    def concat(self, xs: Sequence[str], axis: int = 1) -> str:
+        return self.node("Concat", list(xs), axis=axis)
+
+    def global_avg_pool(self, x: str) -> str:
+        return self.node("GlobalAveragePool", [x], "gap")
+
+    def flatten(self, x: str) -> str:
+        return self.node("Flatten", [x], axis=1)
+
+    def linear(self, x: str, cin: int, cout: int) -> str:
+        w, b = self.weight("fc_w", (cout, cin)), self.weight("fc_b", (cout,), 0.0)
+        return self.node("Gemm", [x, w, b], "fc", transB=1)
+
+    def model(self, output: str, name: str, doc: str = "") -> onnx.ModelProto:
+        graph = helper.make_graph(
+            self.nodes, name, self.inputs, [helper.make_tensor_value_info(output, FLOAT, None)], self.initializers
+        )
+        model = helper.make_model(
+            graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="archscore.spaces", doc_string=doc
+        )
+        model.ir_version = 8
+        return model
