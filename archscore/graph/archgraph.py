@@ -13,7 +13,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -31,9 +31,12 @@ CONST = -1
 FORMAT_VERSION = 1
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
-    """One atomic operation of an architecture."""
+class Node(NamedTuple):
+    """One atomic operation of an architecture.
+
+    A named tuple: immutable, compact, and fast to build and unpickle, since graphs are held and
+    cached by the hundred thousand.
+    """
 
     op: str
     inputs: tuple[Ref, ...] = ()

@@ -743,7 +743,8 @@ def _weightless(
     """The model as ONNX shape inference should see it: no weights, fixed input shapes, nodes in ``nodes``' order.
 
     Initializers whose values archscore does not read keep their name, type and shape but lose their
-    data (and any external-data reference), so inference never touches a weight. A model archscore
+    data (and any external-data reference), so inference never touches a weight. Value annotations
+    (``value_info``, output types) are dropped: ONNX infers them from the fixed input shapes. A model archscore
     loaded itself (``owned``) is changed in place; a caller's ModelProto is left untouched.
     """
     g = model.graph
@@ -763,12 +764,17 @@ def _weightless(
         graph.name = "archscore"
         graph.node.extend(g.node if nodes is None else [n.proto for n in nodes])  # type: ignore[misc]
         graph.input.extend(g.input)
-        graph.output.extend(g.output)
+        graph.output.extend(onnx.ValueInfoProto(name=o.name) for o in g.output)
         for t in g.initializer:
             if t.name in values:
                 graph.initializer.append(t)
             else:
                 graph.initializer.add(name=t.name, data_type=t.data_type, dims=t.dims)
+    if graph is g:  # annotations written by the exporter may contradict the shapes fixed here: infer afresh
+        g.ClearField("value_info")
+        names = [o.name for o in g.output]
+        g.ClearField("output")
+        g.output.extend(onnx.ValueInfoProto(name=name) for name in names)
     for vi in graph.input:
         fixed = inputs.get(vi.name)
         if fixed is not None:

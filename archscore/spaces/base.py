@@ -76,7 +76,9 @@ class SearchSpace(ABC):
         return dataset
 
     @abstractmethod
-    def to_onnx(self, cell: str, dataset: str | None = None, *, weights: np.random.Generator | None = None) -> onnx.ModelProto:
+    def to_onnx(
+        self, cell: str, dataset: str | None = None, *, weights: np.random.Generator | None = None
+    ) -> onnx.ModelProto:
         """The full network of ``cell`` as ONNX, built with ``onnx.helper``.
 
         Weight-free by default (learned tensors are graph inputs after the data input ``x``); with

@@ -114,7 +114,9 @@ class NB201(SearchSpace):
         res = DATASETS[self.dataset(dataset)][0]
         return (1, 3, res, res)
 
-    def to_onnx(self, cell: str, dataset: str | None = None, *, weights: np.random.Generator | None = None) -> onnx.ModelProto:
+    def to_onnx(
+        self, cell: str, dataset: str | None = None, *, weights: np.random.Generator | None = None
+    ) -> onnx.ModelProto:
         ops = edge_ops(self.canonical(cell))
         dataset = self.dataset(dataset)
         classes = DATASETS[dataset][1]

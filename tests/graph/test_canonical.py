@@ -182,3 +182,28 @@ def test_multiplying_by_zero_is_not_a_skip_connection(factor: float) -> None:
         assert [n.op for n in scaled.nodes].count("zero") == 1
     else:  # scaling by a non-zero constant is a pass-through (as attention scaling is)
         assert scaled == skip
+
+
+@pytest.mark.parametrize("as_proto", [False, True])
+def test_stale_shape_annotations_do_not_contradict_a_new_input_shape(as_proto: bool) -> None:
+    """Exporters write value_info and output shapes for the shape they traced; a new input shape wins."""
+    from _build import model, weight
+    from onnx import TensorProto, helper
+
+    m = model(
+        [
+            helper.make_node("Conv", ["x", "w"], ["c"], kernel_shape=[3, 3], pads=[1] * 4),
+            helper.make_node("Relu", ["c"], ["y"]),
+        ],
+        {"x": ("batch", 4, 8, 8)},
+        ["y"],
+        [weight("w", 4, 4, 3, 3)],
+    )
+    m.graph.value_info.append(helper.make_tensor_value_info("c", TensorProto.FLOAT, [1, 4, 8, 8]))
+    del m.graph.output[:]
+    m.graph.output.append(helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8]))
+    src = m if as_proto else m.SerializeToString()
+    g = from_onnx(src, input_shapes={"x": (2, 4, 16, 16)})
+    assert g.nodes[-1].outputs == ((2, 4, 16, 16),)
+    if as_proto:
+        assert len(m.graph.value_info) == 1  # the caller's ModelProto is left as it was

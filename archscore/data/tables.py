@@ -1,0 +1,187 @@
+"""Read the bundled tables into columns, and serve them as labelled architectures."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import gzip
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+
+import numpy as np
+
+from archscore.data.sources import SOURCES, Source
+from archscore.errors import UnknownNameError
+
+Column = np.ndarray | list[str]
+
+
+@dataclass(frozen=True)
+class Table:
+    """Architectures of one bundled source with one target (or none), in table order.
+
+    Attributes:
+        source: The source's name (see ``archscore data list``).
+        target: The target column, or ``None`` when only architectures were asked for.
+        archs: Each architecture in the table's own encoding.
+        cells: Canonical cell strings of archscore's search space ``space``, when the space is built.
+        y: The target per architecture (``nan`` where the table has no value), or ``None``.
+        columns: Every column of the selected rows: numbers as float arrays, text as lists.
+    """
+
+    source: str
+    target: str | None
+    archs: list[str]
+    cells: list[str] | None
+    space: str | None
+    y: np.ndarray | None
+    columns: dict[str, Column] = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.archs)
+
+    @property
+    def targets(self) -> list[str]:
+        """Numeric columns that can be a target."""
+        ids = SOURCES[self.source].id_columns
+        return [k for k, v in self.columns.items() if isinstance(v, np.ndarray) and k not in ids]
+
+
+def sources() -> dict[str, Source]:
+    """Every bundled source by name."""
+    return dict(SOURCES)
+
+
+def _source(name: str) -> Source:
+    try:
+        return SOURCES[name]
+    except KeyError:
+        raise UnknownNameError(f"unknown data source {name!r}; bundled: {', '.join(SOURCES)}") from None
+
+
+def bundled_path(relative: str) -> resources.abc.Traversable:
+    return resources.files("archscore.data").joinpath("bundled", relative)
+
+
+def _read_csv(relative: str) -> tuple[list[str], list[list[str]]]:
+    raw = bundled_path(relative).read_bytes()
+    with gzip.open(io.BytesIO(raw), "rt", encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        rows = list(reader)
+    return header, rows
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text) if text else math.nan
+    except ValueError:
+        raise ValueError from None
+
+
+def _columns(header: Sequence[str], rows: Sequence[Sequence[str]], text: Sequence[str]) -> dict[str, Column]:
+    """Columns by name: a column whose every non-empty cell is a number becomes a float array."""
+    cols: dict[str, Column] = {}
+    for k, name in enumerate(header):
+        values = [r[k] if k < len(r) else "" for r in rows]
+        if name in text:
+            cols[name] = values
+            continue
+        try:
+            cols[name] = np.array([_number(v) for v in values], dtype=np.float64)
+        except ValueError:
+            cols[name] = values
+    return cols
+
+
+@functools.cache
+def read_source(name: str) -> dict[str, Column]:
+    """All columns of a source (several files joined on the source's key), read once per process."""
+    src = _source(name)
+    merged: dict[str, Column] = {}
+    order: list[str] | None = None
+    for relative in src.files:
+        header, rows = _read_csv(relative)
+        header = [src.rename.get(relative, {}).get(h, h) for h in header]
+        cols = _columns(header, rows, src.text_columns)
+        if src.key is None:
+            merged.update(cols)
+            continue
+        keys = [str(int(v)) if isinstance(v, float) else v for v in cols[src.key]]
+        if order is None:
+            order = keys
+            merged.update(cols)
+            continue
+        position = {k: i for i, k in enumerate(keys)}
+        missing = [k for k in order if k not in position]
+        if missing:
+            raise RuntimeError(f"bundled table {relative} lacks {len(missing)} keys of {src.files[0]}")
+        take = np.array([position[k] for k in order])
+        for col, values in cols.items():
+            if col in merged:
+                continue  # the key and columns repeated across files (arch_str) keep the first file's
+            merged[col] = values[take] if isinstance(values, np.ndarray) else [values[i] for i in take]
+    return merged
+
+
+def load(source: str, target: str | None = None, **where: str) -> Table:
+    """Architectures of a bundled ``source`` with their ``target`` values.
+
+    Args:
+        source: A bundled source (``archscore data list`` prints them), e.g. ``"nb201"``.
+        target: A numeric column of the source, e.g. ``"cifar10_val_acc"`` or ``"latency_pixel3"``;
+            ``None`` for architectures only.
+        where: Filters on the source's text columns, e.g. ``search_space="nasbench201",
+            dataset="cifar10"`` for ``naslib_zc``.
+
+    Raises:
+        UnknownNameError: The source, target or a filter is not in the table; the message lists
+            what is.
+    """
+    src = _source(source)
+    cols = read_source(source)
+    numeric = [k for k, v in cols.items() if isinstance(v, np.ndarray) and k not in src.id_columns]
+    if target is not None and target not in numeric:
+        raise UnknownNameError(f"{source} has no target {target!r}; targets: {', '.join(numeric)}")
+    n = len(next(iter(cols.values())))
+    keep = np.ones(n, dtype=bool)
+    for name, value in where.items():
+        if name not in src.groups:
+            raise UnknownNameError(
+                f"{source} cannot be filtered on {name!r}; filters: {', '.join(src.groups) or 'none'}"
+            )
+        column = cols[name]
+        valid = sorted(set(column))  # type: ignore[arg-type]
+        if value not in valid:
+            raise UnknownNameError(f"{source}: {name}={value!r} matches nothing; values: {', '.join(valid)}")
+        keep &= np.array([v == value for v in column])
+    index = np.flatnonzero(keep)
+    selected: dict[str, Column] = {
+        k: v[index] if isinstance(v, np.ndarray) else [v[i] for i in index] for k, v in cols.items()
+    }
+    archs = _arch_strings(src, selected, len(index))
+    cells = None
+    if src.space is not None:
+        from archscore.spaces import get
+
+        space = get(src.space)
+        cells = [space.canonical(a) for a in archs]
+    y = None if target is None else np.asarray(selected[target], dtype=np.float64)
+    return Table(source, target, archs, cells, src.space, y, selected)
+
+
+def _arch_strings(src: Source, cols: dict[str, Column], n: int) -> list[str]:
+    if len(src.arch_columns) == 1:
+        column = cols[src.arch_columns[0]]
+        return [_text(v) for v in column]
+    parts = [[f"{name}={_text(v)}" for v in cols[name]] for name in src.arch_columns]
+    return ["; ".join(p[i] for p in parts) for i in range(n)]
+
+
+def _text(v: object) -> str:
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() else repr(v)
+    return str(v)
