@@ -354,8 +354,9 @@ class _Builder:
         }
         if t == "MaxPool":
             attrs["dilation"] = tuple(a.get("dilations", (1,) * nd))
-        elif t == "AveragePool":
-            attrs["count_include_pad"] = int(a.get("count_include_pad", 0))
+        elif t == "AveragePool":  # without padding (or a partial last window) the setting changes nothing
+            include = int(a.get("count_include_pad", 0))
+            attrs["count_include_pad"] = include if any(pads) or attrs["ceil_mode"] else 0
         else:
             attrs["p"] = int(a.get("p", 2))
         self.emit(DIRECT[t], [n.inputs[0]], n.outputs[:1], attrs)
@@ -530,6 +531,37 @@ class _Builder:
             m2.inputs = [p.inputs[0], p.inputs[1], m2.inputs[1]]
             m2.params += p.params
 
+    # -- pass 4: common subexpressions ---------------------------------------------------------
+    def merge_duplicates(self) -> None:
+        """One node for parameter-free ops that compute the same thing from the same tensors.
+
+        Two ReLUs (or pools, layouts …) of one tensor are one computation; exporters merge them
+        (TorchScript's CSE) or not, so the canonical form always does. Nodes with learned
+        parameters are never merged: their weights differ.
+        """
+        seen: dict[tuple, _W] = {}
+        kept: list[_W] = []
+        memo: dict[tuple, tuple] = {}
+        for w in self.nodes:
+            if w.params or w.op == "other":
+                kept.append(w)
+                continue
+            w.inputs = [self.r(i) for i in w.inputs]
+            ins = tuple(sorted(w.inputs)) if w.op in COMMUTATIVE else tuple(w.inputs)
+            try:
+                key = (w.op, _attr_tuple(w.attrs, memo), ins, len(w.outputs))
+                first = seen.setdefault(key, w)
+            except TypeError:  # an unhashable attribute value: keep the node as it is
+                first = w
+            if first is w:
+                kept.append(w)
+                continue
+            for mine, theirs in zip(w.outputs, first.outputs):
+                if mine:
+                    self.alias[mine] = theirs
+        self.nodes = kept
+
+    # -- pass 5: canonical order ----------------------------------------------------------------
     def live(self, nodes: list[_W]) -> tuple[list[_W], list[str]]:
         """Resolve aliases, and keep the inputs and the nodes some graph output depends on.
 
@@ -556,7 +588,6 @@ class _Builder:
             stack.extend([producer[i] for i in w.inputs if i in producer])
         return [w for w in nodes if id(w) in live or w.op == "input"], graph_outputs
 
-    # -- pass 4: canonical order ----------------------------------------------------------------
     def build(self) -> ArchGraph:
         inputs = [_W("input", [], [name]) for name in self.raw.data_inputs]
         work, graph_outputs = self.live(inputs + self.nodes)
@@ -778,4 +809,5 @@ def canonicalize(raw: RawGraph) -> ArchGraph:
     b.convert_all()
     b.collapse_layout()
     b.fuse()
+    b.merge_duplicates()
     return b.build()

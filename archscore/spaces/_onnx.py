@@ -9,6 +9,7 @@ in any ONNX runtime.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -37,7 +38,7 @@ class NetBuilder:
         """A learned tensor: a graph input (weight-free) or a random/filled initializer."""
         name = self._name(kind)
         if self.rng is None:
-            self.inputs.append(helper.make_tensor_value_info(name, FLOAT, list(shape)))
+            self.inputs.append(onnx.ValueInfoProto(name=name, type=_tensor_type(tuple(shape))))
         else:
             fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 1
             value = (
@@ -55,7 +56,9 @@ class NetBuilder:
 
     def node(self, op: str, inputs: Sequence[str], kind: str | None = None, **attrs: object) -> str:
         out = self._name(kind or op.lower())
-        self.nodes.append(helper.make_node(op, list(inputs), [out], name=out, **attrs))
+        node = onnx.NodeProto(op_type=op, input=inputs, output=[out], name=out)
+        node.attribute.extend([_attribute(k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(attrs.items())])
+        self.nodes.append(node)
         return out
 
     # -- layers ------------------------------------------------------------------------------
@@ -115,3 +118,14 @@ class NetBuilder:
         )
         model.ir_version = 8
         return model
+
+
+@functools.lru_cache(maxsize=1024)
+def _attribute(name: str, value: object) -> onnx.AttributeProto:
+    """One attribute proto per distinct setting (networks repeat the same layers); copied into each node."""
+    return helper.make_attribute(name, list(value) if isinstance(value, tuple) else value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _tensor_type(shape: tuple[int, ...]) -> onnx.TypeProto:
+    return helper.make_tensor_type_proto(FLOAT, list(shape))

@@ -150,7 +150,7 @@ class NB201(SearchSpace):
         for stage, width in enumerate((c, 2 * c, 4 * c)):
             if stage:  # residual reduction block
                 main = relu_conv_bn(relu_conv_bn(x, width // 2, width, 3, 2), width, width, 3, 1)
-                short = b.conv(b.avg_pool(x, 2, 2, 0), width // 2, width, 1, 1, 0)
+                short = b.conv(b.avg_pool(x, 2, 2, 0, count_include_pad=True), width // 2, width, 1, 1, 0)
                 x = b.add(short, main)
             for _ in range(CELLS_PER_STAGE):
                 x = cell_net(x, width)

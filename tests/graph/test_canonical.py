@@ -207,3 +207,39 @@ def test_stale_shape_annotations_do_not_contradict_a_new_input_shape(as_proto: b
     assert g.nodes[-1].outputs == ((2, 4, 16, 16),)
     if as_proto:
         assert len(m.graph.value_info) == 1  # the caller's ModelProto is left as it was
+
+
+def test_duplicate_parameter_free_ops_are_one_node() -> None:
+    """Two ReLUs of one tensor feeding two convolutions equal one shared ReLU (TorchScript's CSE)."""
+    from _build import model, weight
+    from onnx import helper
+
+    def branches(shared: bool):
+        relu_b = "ra" if shared else "rb"
+        nodes = [helper.make_node("Relu", ["x"], ["ra"])]
+        if not shared:
+            nodes.append(helper.make_node("Relu", ["x"], ["rb"]))
+        nodes += [
+            helper.make_node("Conv", ["ra", "w1"], ["a"], kernel_shape=[1, 1]),
+            helper.make_node("Conv", [relu_b, "w2"], ["b"], kernel_shape=[1, 1]),
+            helper.make_node("Add", ["a", "b"], ["y"]),
+        ]
+        return from_onnx(model(nodes, {"x": (1, 4, 8, 8)}, ["y"], [weight("w1", 4, 4, 1, 1), weight("w2", 4, 4, 1, 1)]))
+
+    merged = branches(shared=False)
+    assert merged == branches(shared=True)
+    assert [n.op for n in merged.nodes].count("relu") == 1 and [n.op for n in merged.nodes].count("conv") == 2
+
+
+def test_count_include_pad_only_matters_with_padding() -> None:
+    from _build import model
+    from onnx import helper
+
+    def pool(include: int, pad: int):
+        node = helper.make_node(
+            "AveragePool", ["x"], ["y"], kernel_shape=[2, 2], strides=[2, 2], pads=[pad] * 4, count_include_pad=include
+        )
+        return from_onnx(model([node], {"x": (1, 4, 8, 8)}, ["y"]))
+
+    assert pool(0, 0) == pool(1, 0)
+    assert pool(0, 1) != pool(1, 1)

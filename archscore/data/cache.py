@@ -1,0 +1,178 @@
+"""An on-disk cache of canonical ArchGraphs for search-space cells.
+
+Parsing one network takes milliseconds; a benchmark table has tens of thousands. The cache keeps
+one file per (space, dataset) under a directory named after the *graph version*: a digest of the
+parser and search-space code and the ONNX version, so any change that could change a graph starts
+a fresh cache and the stale one is removed. Each file carries a checksum of its payload; a file
+that does not verify (truncated, corrupted, from another version) is reported, deleted and
+rebuilt, never used.
+
+Location: ``$ARCHSCORE_CACHE_DIR``, else ``$XDG_CACHE_HOME/archscore``, else ``~/.cache/archscore``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import pickle
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from importlib import resources
+from pathlib import Path
+
+import onnx
+
+from archscore.graph import ArchGraph, Node
+
+log = logging.getLogger(__name__)
+
+MAGIC = b"archscore-graph-cache 1\n"
+CHUNK = 64
+
+
+@functools.cache
+def graph_version() -> str:
+    """Digest of everything a cached graph depends on: parser and space code, ONNX version."""
+    h = hashlib.blake2b(digest_size=8)
+    h.update(onnx.__version__.encode())
+    for package in ("archscore.graph", "archscore.spaces"):
+        for entry in sorted(resources.files(package).iterdir(), key=lambda e: e.name):
+            if entry.name.endswith(".py"):
+                h.update(entry.name.encode() + b"\0" + entry.read_bytes())
+    return h.hexdigest()
+
+
+def default_root() -> Path:
+    env = os.environ.get("ARCHSCORE_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "archscore"
+
+
+def _build(space: str, dataset: str, cells: Sequence[str]) -> list[ArchGraph]:
+    from archscore.graph import from_onnx
+    from archscore.spaces import get
+
+    s = get(space)
+    return [from_onnx(s.to_onnx(c, dataset).SerializeToString(), data_inputs=["x"]) for c in cells]
+
+
+class GraphCache:
+    """ArchGraphs of search-space cells, built once and kept on disk.
+
+    Args:
+        root: Cache folder (default :func:`default_root`); graphs go to ``root/graphs-<version>/``.
+        workers: Processes used to build missing graphs (default: every available core).
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None, workers: int | None = None) -> None:
+        self.root = Path(root) if root is not None else default_root()
+        self.folder = self.root / f"graphs-{graph_version()}"
+        self.workers = workers or len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        self.workers = max(1, int(workers or self.workers or 1))
+
+    def path(self, space: str, dataset: str) -> Path:
+        return self.folder / f"{space}-{dataset}.pkl"
+
+    # -- reading and writing one shard ---------------------------------------------------------
+    def read(self, space: str, dataset: str) -> dict[str, ArchGraph]:
+        """The cached graphs of one (space, dataset); empty if absent. A file that fails its check is removed."""
+        path = self.path(space, dataset)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return {}
+        head = len(MAGIC) + 65
+        ok = len(data) > head and data.startswith(MAGIC)
+        if ok:
+            digest, payload = data[len(MAGIC) : head - 1], data[head:]
+            ok = hashlib.blake2b(payload, digest_size=32).hexdigest().encode() == digest
+        if ok:
+            try:
+                graphs = pickle.loads(payload)
+                ok = isinstance(graphs, dict)
+            except Exception:  # a payload that verifies but does not load: treat as corrupted
+                ok = False
+        if not ok:
+            log.warning("archscore: graph cache file %s is corrupted; it is removed and rebuilt", path)
+            path.unlink(missing_ok=True)
+            return {}
+        return graphs
+
+    def write(self, space: str, dataset: str, graphs: dict[str, ArchGraph]) -> None:
+        """Store one shard atomically (a reader sees the old file or the new one, never a part)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._prune_stale()
+        payload = pickle.dumps(_shared(graphs), protocol=pickle.HIGHEST_PROTOCOL)
+        digest = hashlib.blake2b(payload, digest_size=32).hexdigest().encode()
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".part-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(MAGIC + digest + b"\n" + payload)
+            os.replace(tmp, self.path(space, dataset))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def _prune_stale(self) -> None:
+        for old in self.root.glob("graphs-*"):
+            if old != self.folder and old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+
+    # -- the main entry point ------------------------------------------------------------------
+    def graphs(
+        self,
+        space: str,
+        cells: Sequence[str],
+        dataset: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[ArchGraph]:
+        """ArchGraphs of ``cells`` (canonicalised first), building and storing the missing ones."""
+        from archscore.spaces import get
+
+        s = get(space)
+        dataset = s.dataset(dataset)
+        cells = [s.canonical(c) for c in cells]
+        cached = self.read(space, dataset)
+        missing = list(dict.fromkeys(c for c in cells if c not in cached))
+        if missing:
+            chunks = [missing[i : i + CHUNK] for i in range(0, len(missing), CHUNK)]
+            done = 0
+            if self.workers > 1 and len(chunks) > 1:
+                with ProcessPoolExecutor(self.workers) as pool:
+                    results = pool.map(_build, [space] * len(chunks), [dataset] * len(chunks), chunks)
+                    for chunk, built in zip(chunks, results):
+                        cached.update(zip(chunk, built))
+                        done += len(chunk)
+                        if progress:
+                            progress(done, len(missing))
+            else:
+                for chunk in chunks:
+                    cached.update(zip(chunk, _build(space, dataset, chunk)))
+                    done += len(chunk)
+                    if progress:
+                        progress(done, len(missing))
+            self.write(space, dataset, cached)
+        return [cached[c] for c in cells]
+
+
+def _shared(graphs: dict[str, ArchGraph]) -> dict[str, ArchGraph]:
+    """The same graphs with equal nodes (and equal metadata) as one object each.
+
+    Graphs of one space repeat most of their nodes (stem, reduction blocks, head, cells with the
+    same op on an edge); pickling shared objects once makes the file several times smaller and
+    loading it several times faster. Nodes are immutable, so sharing them is safe.
+    """
+    nodes: dict[Node, Node] = {}
+    metas: dict[str, dict] = {}
+    out: dict[str, ArchGraph] = {}
+    for cell, g in graphs.items():
+        shared = tuple([nodes.setdefault(n, n) for n in g.nodes])
+        meta = metas.setdefault(repr(sorted(g.meta.items())), dict(g.meta))
+        out[cell] = ArchGraph.trusted(shared, g.outputs, meta)
+    return out
