@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -60,34 +61,76 @@ def describe(
     input_shape: Annotated[
         list[str] | None, typer.Option("--input-shape", help="Fix a symbolic input: NAME=1,3,224,224 (repeatable).")
     ] = None,
+    space: Annotated[str | None, typer.Option(help="Describe a cell of this search space (e.g. nb201).")] = None,
+    cell: Annotated[str | None, typer.Option(help="The cell, with --space (e.g. an NB201 arch string).")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Input setting of the cell's network (with --space).")] = None,
 ) -> None:
-    """Parse an ONNX model into archscore's canonical graph and print it."""
+    """Parse an ONNX model (or a search-space cell's network) into archscore's canonical graph and print it."""
     from archscore.examples import example_path, examples
     from archscore.graph import from_onnx
 
-    if (model is None) == (example is None):
-        raise typer.BadParameter("give either an ONNX file or --example NAME")
+    given = sum(x is not None for x in (model, example, space))
+    if given != 1 or (space is None) != (cell is None):
+        raise typer.BadParameter("give one of: an ONNX file, --example NAME, or --space NAME --cell CELL")
     if example is not None:
         if example not in examples():
             raise typer.BadParameter(f"unknown example {example!r}; choose from {', '.join(examples())}")
         model = example_path(example)
     try:
-        graph = from_onnx(model, input_shapes=_parse_shapes(input_shape or []) or None)  # type: ignore[arg-type]
+        if space is not None:
+            from archscore.spaces import get
+
+            s = get(space)
+            graph = s.to_graph(cell, dataset)  # type: ignore[arg-type]
+            title = f"{space} {s.canonical(cell)}"  # type: ignore[arg-type]
+        else:
+            graph = from_onnx(model, input_shapes=_parse_shapes(input_shape or []) or None)  # type: ignore[arg-type]
+            title = model.name  # type: ignore[union-attr]
     except ArchscoreError as exc:
-        err.print(f"[red]error:[/red] {exc}", soft_wrap=True, markup=True, highlight=False)
-        raise typer.Exit(2) from None
+        _fail(exc)
     if fmt is Format.text:
         out.print(graph.to_text(), markup=False, highlight=False, soft_wrap=True)
     elif fmt is Format.json:
         out.print_json(graph.to_json())
     else:
-        table = Table(title=f"{model.name}: {len(graph)} nodes", show_header=True)
+        table = Table(title=f"{title}: {len(graph)} nodes", show_header=True)
         table.add_column("statistic")
         table.add_column("value", justify="right")
         for key, value in graph.stats().items():
             if value or not key.startswith("count_"):
                 table.add_row(key, f"{value:,.0f}" if float(value).is_integer() else f"{value:.4g}")
         out.print(table)
+
+
+def _fail(exc: Exception) -> NoReturn:
+    err.print(f"[red]error:[/red] {exc}", soft_wrap=True, markup=True, highlight=False)
+    raise typer.Exit(2) from None
+
+
+data_app = typer.Typer(help="The benchmark tables bundled with archscore.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("list")
+def data_list() -> None:
+    """List every bundled table: rows, search space, targets, size and licence."""
+    from archscore import data
+    from archscore.data.tables import bundled_path
+
+    table = Table(title="bundled benchmark data (no download needed)", show_lines=False)
+    for col, justify in (("source", "left"), ("rows", "right"), ("space", "left"), ("targets", "left")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    table.add_column("size", justify="right")
+    table.add_column("licence")
+    for name, src in data.sources().items():
+        t = data.load(name)
+        targets = t.targets
+        shown = ", ".join(targets[:2]) + (f" (+{len(targets) - 2})" if len(targets) > 2 else "")
+        size = sum(len(bundled_path(f).read_bytes()) for f in src.files)
+        licences = ", ".join(dict.fromkeys(re.findall(r"Apache-2\.0|MIT|BSD", src.licence)))
+        table.add_row(name, f"{len(t):,}", src.space or "-", shown or "(unlabeled)", f"{size / 1e6:.2f} MB", licences)
+    out.print(table)
+    out.print("Sources and licence texts: archscore/data/bundled/LICENSES.md", highlight=False)
 
 
 def run() -> None:  # console-script entry point

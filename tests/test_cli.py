@@ -46,3 +46,24 @@ def test_describe_rejects_malformed_options() -> None:
     path = str(example_path("resnet_small"))
     result = runner.invoke(app, ["describe", path, "--input-shape", "x=1,three"])
     assert result.exit_code == 2 and "NAME=D0,D1" in result.output
+
+
+def test_data_list_names_every_bundled_source() -> None:
+    from archscore.data import SOURCES
+
+    result = runner.invoke(app, ["data", "list"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for name in SOURCES:
+        assert name in result.output
+    assert "15,625" in result.output and "LICENSES.md" in result.output
+
+
+def test_describe_a_search_space_cell() -> None:
+    from archscore.spaces import get
+
+    ok = runner.invoke(app, ["describe", "--space", "nb201", "--cell", "433000", "--format", "text"])
+    assert ok.exit_code == 0 and ok.output.strip() == get("nb201").to_graph("433000").to_text()
+    bad = runner.invoke(app, ["describe", "--space", "nb201", "--cell", "43300"])
+    assert bad.exit_code == 2 and "NASLib op code" in bad.output
+    both = runner.invoke(app, ["describe", str(example_path("resnet_small")), "--space", "nb201", "--cell", "0"])
+    assert both.exit_code != 0

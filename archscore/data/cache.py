@@ -54,6 +54,12 @@ def default_root() -> Path:
     return Path(base) / "archscore"
 
 
+def _available_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _build(space: str, dataset: str, cells: Sequence[str]) -> list[ArchGraph]:
     from archscore.graph import from_onnx
     from archscore.spaces import get
@@ -73,8 +79,7 @@ class GraphCache:
     def __init__(self, root: str | os.PathLike | None = None, workers: int | None = None) -> None:
         self.root = Path(root) if root is not None else default_root()
         self.folder = self.root / f"graphs-{graph_version()}"
-        self.workers = workers or len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        self.workers = max(1, int(workers or self.workers or 1))
+        self.workers = max(1, workers or _available_cores())
 
     def path(self, space: str, dataset: str) -> Path:
         return self.folder / f"{space}-{dataset}.pkl"

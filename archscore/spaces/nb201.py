@@ -56,7 +56,10 @@ def edge_ops(cell: str) -> tuple[str, ...]:
     """The six edge ops of a canonical arch string, in :data:`EDGES` order."""
     m = _ARCH_RE.match(cell)
     if m is None:
-        raise InvalidCellError(f"nb201: {cell!r} is not an arch string like {arch_string(OPS[:1] * 6)!r}")
+        raise InvalidCellError(
+            f"nb201: {cell!r} is not a cell: give an arch string like {arch_string(OPS[:1] * 6)!r} "
+            "or a 6-digit NASLib op code like '433000'"
+        )
     return m.groups()
 
 

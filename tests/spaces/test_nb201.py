@@ -35,9 +35,9 @@ def test_every_spelling_of_a_cell_gives_the_canonical_string() -> None:
     ("bad", "named"),
     [
         ("|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|", "nor_conv_3x3"),
-        ("|none~0|+|none~0|", "not an arch string"),
+        ("|none~0|+|none~0|", "is not a cell"),
         ("433009", "valid digits"),
-        ("", "not an arch string"),
+        ("", "is not a cell"),
         (("none",) * 5, "6 edge ops"),
     ],
 )

@@ -1,0 +1,64 @@
+"""The graph cache returns exactly what parsing returns, survives corruption, and follows the parser version."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from archscore.data import cache as cache_module
+from archscore.data.cache import GraphCache
+from archscore.spaces import get
+
+SPACE = get("nb201")
+CELLS = SPACE.sample(12, seed=2)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_cached_graphs_equal_freshly_parsed_ones(tmp_path, workers: int) -> None:
+    c = GraphCache(tmp_path, workers=workers)
+    first = c.graphs("nb201", CELLS, "cifar100")
+    assert first == [SPACE.to_graph(x, "cifar100") for x in CELLS]
+    warm = GraphCache(tmp_path).graphs("nb201", [SPACE.naslib_code(x) for x in CELLS], "cifar100")  # other spelling
+    assert warm == first
+    assert c.read("nb201", "cifar100").keys() == set(CELLS)
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "garbage", "empty"])
+def test_a_corrupted_cache_file_is_detected_and_rebuilt(tmp_path, damage: str, caplog) -> None:
+    c = GraphCache(tmp_path, workers=1)
+    expected = c.graphs("nb201", CELLS[:4])
+    path = c.path("nb201", "cifar10")
+    blob = bytearray(path.read_bytes())
+    if damage == "flip":
+        blob[len(blob) // 2] ^= 0xFF
+    elif damage == "truncate":
+        blob = blob[: len(blob) // 3]
+    elif damage == "garbage":
+        blob = bytearray(b"not a cache file at all")
+    else:
+        blob = bytearray()
+    path.write_bytes(bytes(blob))
+    with caplog.at_level(logging.WARNING, logger="archscore.data.cache"):
+        again = GraphCache(tmp_path, workers=1).graphs("nb201", CELLS[:4])
+    assert again == expected
+    assert damage == "empty" or "corrupted" in caplog.text
+    assert GraphCache(tmp_path).read("nb201", "cifar10").keys() == set(CELLS[:4])  # rewritten whole
+
+
+def test_a_new_parser_version_starts_a_fresh_cache_and_removes_the_old(tmp_path, monkeypatch) -> None:
+    old = GraphCache(tmp_path, workers=1)
+    old.graphs("nb201", CELLS[:2])
+    monkeypatch.setattr(cache_module, "graph_version", lambda: "0123456789abcdef")
+    new = GraphCache(tmp_path, workers=1)
+    assert new.folder != old.folder and new.read("nb201", "cifar10") == {}
+    new.graphs("nb201", CELLS[:2])
+    assert not old.folder.exists() and new.folder.exists()
+
+
+def test_bad_cells_fail_before_anything_is_built(tmp_path) -> None:
+    from archscore.errors import InvalidCellError
+
+    with pytest.raises(InvalidCellError, match="valid digits"):
+        GraphCache(tmp_path).graphs("nb201", [CELLS[0], "999999"])
+    assert not any(tmp_path.rglob("*.pkl"))

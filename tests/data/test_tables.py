@@ -1,0 +1,64 @@
+"""The bundled tables load from the installed package, whole and correctly joined."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+
+import numpy as np
+import pytest
+
+from archscore import data
+from archscore.data.tables import bundled_path
+from archscore.errors import UnknownNameError
+
+# Row counts as documented by the verified extraction (shared/data/README.md).
+ROWS = {
+    "nb201": 15_625, "nb101_fixture": 30, "naslib_zc": 15_095, "tnb101_micro": 4_096, "tnb101_macro": 3_256,
+    "fbnet": 5_000, "ofa_mbv3": 5_000, "nasbench_nlp": 345, "nb101_pool": 10_250, "nb301_pool": 11_221,
+    **{name: 2_000 for name in data.SOURCES if name.startswith("hat_")},
+}  # fmt: skip
+
+
+def test_every_bundled_source_loads_with_its_documented_rows() -> None:
+    assert set(ROWS) == set(data.SOURCES)
+    for name, rows in ROWS.items():
+        table = data.load(name)
+        assert len(table) == rows, name
+        assert all(table.archs), name
+        assert data.SOURCES[name].unlabeled or table.targets, name
+
+
+def test_every_bundled_file_exists_and_names_its_licence() -> None:
+    notice = bundled_path("LICENSES.md").read_text()
+    for source in data.SOURCES.values():
+        assert source.licence and source.origin
+        for f in source.files:
+            assert bundled_path(f).is_file(), f
+            assert f.split("/")[0] in notice or f.split("/")[1].split(".")[0] in notice
+
+
+def test_nb201_targets_are_joined_on_the_benchmark_index() -> None:
+    t = data.load("nb201", target="latency_pixel3")
+    with gzip.open(bundled_path("nb201/nb201_latency_help.csv.gz").open("rb"), "rt") as f:
+        raw = {r["arch_str"]: float(r["pixel3"]) for r in csv.DictReader(f)}
+    assert len(t.y) == 15_625 and np.array_equal(t.y, [raw[a] for a in t.archs])
+    acc = data.load("nb201", target="cifar10_val_acc")
+    assert acc.cells == t.cells and acc.y.min() >= 10 and acc.y.max() <= 100
+    assert acc.columns["naslib_ops"][0] == "433000"  # op codes keep their leading zeros as text
+
+
+def test_filters_select_rows_and_name_the_valid_values() -> None:
+    z = data.load("naslib_zc", target="val_accuracy", search_space="nasbench201", dataset="cifar10")
+    assert 700 <= len(z) <= 750 and set(z.columns["search_space"]) == {"nasbench201"}
+    with pytest.raises(UnknownNameError, match="nasbench201"):
+        data.load("naslib_zc", search_space="nb201")
+    with pytest.raises(UnknownNameError, match="search_space, dataset"):
+        data.load("naslib_zc", task="x")
+
+
+def test_unknown_source_and_target_list_what_exists() -> None:
+    with pytest.raises(UnknownNameError, match="nb201, nb101_fixture"):
+        data.load("nasbench201")
+    with pytest.raises(UnknownNameError, match="cifar10_val_acc"):
+        data.load("nb201", target="accuracy")
