@@ -16,24 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+import _common
+
 from archscore.testing import fuzz
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fuzz.json"
-
-
-def _commit() -> str | None:
-    try:
-        here = Path(__file__).parent
-        cmd = ["git", "rev-parse", "--short", "HEAD"]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=here)
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return out.stdout.strip() or None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         "kinds": dict(zip(fuzz.KINDS, fuzz.KIND_WEIGHTS)),
         "command": "python benchmarks/fuzz.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "replay": "python benchmarks/fuzz.py --replay CASE_SEED",
-        "commit": _commit(),
+        "commit": _common.git("rev-parse", "--short", "HEAD"),
     }
     summary = fuzz.summarize(records, wall, config)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -30,28 +30,24 @@ import argparse
 import cProfile
 import datetime as dt
 import gc
-import hashlib
 import io
 import json
-import os
-import platform
 import pstats
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import _common
 import numpy as np
 import onnx
 import torch
 from onnx import shape_inference
 from torch import nn
 
-import archscore
 from archscore.graph import ArchGraph, from_onnx
 from archscore.graph.canonical import canonicalize
 from archscore.graph.parse import read_graph
@@ -356,68 +352,16 @@ def profile(paths: Sequence[Path], passes: int, top: int = 15) -> dict[str, list
 # --------------------------------------------------------------------------------------------
 # machine info, report, chart
 # --------------------------------------------------------------------------------------------
-def _git(*args: str) -> str:
-    try:
-        done = subprocess.run(["git", *args], cwd=HERE.parent, capture_output=True, text=True, check=True)
-        return done.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def machine_info() -> dict[str, object]:
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     return {
-        "platform": platform.platform(),
-        "cpu": cpu,
-        "os_cpu_count": os.cpu_count(),
-        "usable_cpus": affinity,
+        **_common.machine_info(),
         "torch_num_threads": torch.get_num_threads(),
         "process": "single process; onnx shape inference and archscore are single-threaded",
-        "python": platform.python_version(),
     }
-
-
-def _source_digest() -> str:
-    """Digest of the archscore sources as imported by this process (the code that is measured)."""
-    h = hashlib.sha256()
-    root = Path(archscore.__file__).resolve().parent
-    for f in sorted(root.rglob("*.py")):
-        h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
-    return h.hexdigest()[:16]
-
-
-SOURCE_DIGEST = _source_digest()
 
 
 def versions() -> dict[str, object]:
-    return {
-        "archscore": archscore.__version__,
-        "archscore_commit": _git("rev-parse", "HEAD"),
-        "archscore_uncommitted_changes": _git("status", "--porcelain", "--", "archscore").splitlines(),
-        "archscore_source_sha256_16": SOURCE_DIGEST,
-        "onnx": onnx.__version__,
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "protobuf": _protobuf_version(),
-    }
-
-
-def _protobuf_version() -> str:
-    try:
-        import google.protobuf
-        from google.protobuf.internal import api_implementation
-
-        return f"{google.protobuf.__version__} ({api_implementation.Type()})"
-    except Exception:
-        return "unknown"
+    return {**_common.versions(), "torch": torch.__version__}
 
 
 def describe_set(files: Sequence[tuple[str, Path]]) -> dict[str, object]:

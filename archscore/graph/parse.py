@@ -337,8 +337,10 @@ def read_graph(
         raise InvalidModelError(f"input_shapes names {sorted(unknown)}, which are not data inputs {data_names}")
 
     fixed_inputs: dict[str, tuple[list[int], int]] = {}
+    retype: set[str] = set()  # inputs whose declared type differs from the one inference must see
     for vi in declared:
         dims, elem = _dims(vi.type)
+        declared_dims = dims
         if vi.name in data_names:
             if vi.name in input_shapes:
                 dims = _given_shape(vi.name, input_shapes[vi.name])
@@ -357,6 +359,8 @@ def read_graph(
             raise InvalidModelError(f"weight input {vi.name!r} has no static shape")
         _check_dims("input", vi.name, dims)  # type: ignore[arg-type]
         fixed_inputs[vi.name] = (dims, elem)  # type: ignore[assignment]
+        if dims != declared_dims or not elem:
+            retype.add(vi.name)
         if vi.name not in data_names and elem in FLOAT_TYPES and _numel(dims) > 1:  # type: ignore[arg-type]
             param_numel[vi.name] = _numel(dims)  # type: ignore[arg-type]
 
@@ -367,7 +371,7 @@ def read_graph(
         owned=not isinstance(src, onnx.ModelProto),
         nodes=[n for n in nodes if id(n) not in held] if reordered or held else None,
         values=values,
-        inputs=fixed_inputs,
+        inputs={name: fixed_inputs[name] for name in retype},
     )
     shapes = _infer_shapes(slim, nodes, init_types, values, fixed_inputs, types)
     for name in data_names:
@@ -740,7 +744,7 @@ def _weightless(
     values: Mapping[str, np.ndarray],
     inputs: Mapping[str, tuple[list[int], int]],
 ) -> onnx.ModelProto:
-    """The model as ONNX shape inference should see it: no weights, fixed input shapes, nodes in ``nodes``' order.
+    """The model as ONNX shape inference should see it (``inputs``: graph inputs to give a new type): no weights, fixed input shapes, nodes in ``nodes``' order.
 
     Initializers whose values archscore does not read keep their name, type and shape but lose their
     data (and any external-data reference), so inference never touches a weight. Value annotations

@@ -1,0 +1,115 @@
+"""Graph cache: building the ArchGraphs of every bundled benchmark architecture from scratch, and loading them warm.
+
+Issue targets: building the cache for everything bundled, from scratch, in under 5 minutes on 2
+cores; loading a warm cache of all NAS-Bench-201 graphs in under 2 seconds.
+
+What is timed (``time.perf_counter``):
+
+* ``build``  ``GraphCache(empty folder, workers).graphs(space, every cell, dataset)`` per
+  (space, dataset) with labelled data: ONNX built with ``onnx.helper``, parsed and canonicalised
+  in worker processes, stored. One pass (it is minutes long).
+* ``warm``   a fresh ``GraphCache`` on the same folder returning all graphs of one (space,
+  dataset), repeated; the median is reported (the first read includes the file's page-in).
+
+Run: ``python benchmarks/graph_cache.py`` (``--help``); results go to
+``benchmarks/results/graph_cache.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import _common
+
+from archscore.data.cache import GraphCache, graph_version
+from archscore.spaces import SPACES, get
+
+RESULTS = Path(__file__).resolve().parent / "results" / "graph_cache.json"
+BUILD_TARGET_S = 300.0
+WARM_TARGET_S = 2.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=2, help="build processes (default 2)")
+    parser.add_argument("--limit", type=int, default=None, help="cells per space (default: all; for a quick run)")
+    parser.add_argument("--warm-repeats", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+
+    sets = []
+    with tempfile.TemporaryDirectory(prefix="archscore-cache-bench-") as folder:
+        total_graphs, total_s = 0, 0.0
+        for name in SPACES:
+            space = get(name)
+            cells = list(space.enumerate()) if space.size else space.sample(args.limit or 10_000, seed=0)
+            if args.limit:
+                cells = cells[: args.limit]
+            for dataset in space.datasets:
+                cache = GraphCache(folder, workers=args.workers)
+                t0 = time.perf_counter()
+                graphs = cache.graphs(name, cells, dataset)
+                seconds = time.perf_counter() - t0
+                size = cache.path(name, dataset).stat().st_size
+                warm = []
+                for _ in range(args.warm_repeats):
+                    t1 = time.perf_counter()
+                    again = GraphCache(folder).graphs(name, cells, dataset)
+                    warm.append(time.perf_counter() - t1)
+                assert len(again) == len(graphs)
+                total_graphs += len(graphs)
+                total_s += seconds
+                row = {
+                    "space": name,
+                    "dataset": dataset,
+                    "graphs": len(graphs),
+                    "build_seconds": round(seconds, 2),
+                    "build_ms_per_graph_wall": round(seconds / len(graphs) * 1000, 3),
+                    "warm_seconds_median": round(statistics.median(warm), 4),
+                    "warm_seconds_min_max": [round(min(warm), 4), round(max(warm), 4)],
+                    "file_mb": round(size / 1e6, 2),
+                    "mean_nodes": round(sum(len(g) for g in graphs) / len(graphs), 1),
+                }
+                sets.append(row)
+                print(
+                    f"{name}/{dataset}: {len(graphs):,} graphs built in {seconds:.1f} s "
+                    f"({row['build_ms_per_graph_wall']} ms each), warm load {row['warm_seconds_median']:.3f} s, "
+                    f"{row['file_mb']} MB",
+                    flush=True,
+                )
+    nb201_warm = max((r["warm_seconds_median"] for r in sets if r["space"] == "nb201"), default=None)
+    result = {
+        "settings": {
+            "workers": args.workers,
+            "limit": args.limit,
+            "warm_repeats": args.warm_repeats,
+            "graph_version": graph_version(),
+            "command": "python benchmarks/graph_cache.py " + " ".join(sys.argv[1:] if argv is None else argv),
+            "spaces_built": list(SPACES),
+            "note": "spaces not yet built in archscore.spaces are not part of 'everything bundled' here",
+        },
+        "machine": _common.machine_info(),
+        "versions": _common.versions(),
+        "sets": sets,
+        "total": {"graphs": total_graphs, "build_seconds": round(total_s, 1)},
+        "targets": {
+            "build_everything_under_s": BUILD_TARGET_S,
+            "build_met": total_s <= BUILD_TARGET_S,
+            "warm_nb201_under_s": WARM_TARGET_S,
+            "warm_met": nb201_warm is not None and nb201_warm <= WARM_TARGET_S,
+        },
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"total: {total_graphs:,} graphs in {total_s:.1f} s; targets: {result['targets']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
