@@ -85,6 +85,7 @@ SOURCES: dict[str, Source] = {
             "automl/NASLib@0b51bc18 tests/assets/nb101_dummy.pkl",
             f"{NASLIB}; data from NAS-Bench-101 (Apache-2.0)",
             ("module_adjacency", "module_operations"),
+            space="nb101",
         ),
         Source(
             "naslib_zc",
@@ -154,6 +155,7 @@ SOURCES: dict[str, Source] = {
             "automl/NASLib@8c45f19d run/results/benchmarks/nb101_zen.zip (arch field only)",
             NASLIB,
             ("naslib_arch",),
+            space="nb101",
             unlabeled=True,
         ),
         Source(

@@ -744,7 +744,9 @@ def _weightless(
     values: Mapping[str, np.ndarray],
     inputs: Mapping[str, tuple[list[int], int]],
 ) -> onnx.ModelProto:
-    """The model as ONNX shape inference should see it (``inputs``: graph inputs to give a new type): no weights, fixed input shapes, nodes in ``nodes``' order.
+    """The model as ONNX shape inference should see it: no weights, fixed input shapes, nodes in ``nodes``' order.
+
+    ``inputs`` holds the graph inputs whose declared type is replaced (fixed dimensions).
 
     Initializers whose values archscore does not read keep their name, type and shape but lose their
     data (and any external-data reference), so inference never touches a weight. Value annotations

@@ -54,6 +54,12 @@ class NetBuilder:
         self.initializers.append(numpy_helper.from_array(np.asarray(value, dtype=np.float32), name))
         return name
 
+    def ints(self, values: Sequence[int]) -> str:
+        """A small int64 constant (slice bounds, axes …)."""
+        name = self._name("ints")
+        self.initializers.append(numpy_helper.from_array(np.asarray(values, dtype=np.int64), name))
+        return name
+
     def node(self, op: str, inputs: Sequence[str], kind: str | None = None, **attrs: object) -> str:
         out = self._name(kind or op.lower())
         node = onnx.NodeProto(op_type=op, input=inputs, output=[out], name=out)

@@ -13,6 +13,7 @@ from archscore.errors import InvalidCellError, UnknownNameError
 from archscore.graph import from_onnx
 from archscore.spaces import get
 from archscore.spaces.nb201 import EDGES, OPS, edge_ops
+from archscore.testing import params_with_batchnorm
 
 SPACE = get("nb201")
 
@@ -92,23 +93,14 @@ def test_weights_can_be_embedded_and_the_graph_does_not_change() -> None:
     assert from_onnx(with_weights) == SPACE.to_graph(cell)
 
 
-def _folded_bn_channels(graph) -> int:
-    """Channels of BatchNorms folded into a preceding convolution: a BN has 2C parameters, the bias it
-    becomes has C, so the benchmark's count (BN kept) is the graph's plus C per folded BN."""
-    return sum(int(n.attr("out_channels")) for n in graph.nodes if n.op == "conv" and n.attr("bias"))
-
-
 def _check_params(cells, dataset: str, tmp_path) -> None:
     from archscore.data.cache import GraphCache
 
     t = table()
     recorded = dict(zip(t.cells, np.rint(t.columns[f"params_M_{dataset}"] * 1e6).astype(int)))
     graphs = GraphCache(tmp_path, workers=2).graphs("nb201", cells, dataset)
-    mismatched = [
-        (c, g.total_params + _folded_bn_channels(g), recorded[c])
-        for c, g in zip(cells, graphs)
-        if g.total_params + _folded_bn_channels(g) != recorded[c]
-    ]
+    ours = [params_with_batchnorm(g) for g in graphs]
+    mismatched = [(c, p, recorded[c]) for c, p in zip(cells, ours) if p != recorded[c]]
     assert not mismatched, mismatched[:5]
 
 
