@@ -109,11 +109,15 @@ class GraphCache:
             return {}
         return graphs
 
-    def write(self, space: str, dataset: str, graphs: dict[str, ArchGraph]) -> None:
-        """Store one shard atomically (a reader sees the old file or the new one, never a part)."""
+    def write(self, space: str, dataset: str, graphs: dict[str, ArchGraph]) -> dict[str, ArchGraph]:
+        """Store one shard atomically (a reader sees the old file or the new one, never a part).
+
+        Returns the stored graphs, with equal nodes shared (see :func:`_shared`).
+        """
         self.folder.mkdir(parents=True, exist_ok=True)
         self._prune_stale()
-        payload = pickle.dumps(_shared(graphs), protocol=pickle.HIGHEST_PROTOCOL)
+        graphs = _shared(graphs)
+        payload = pickle.dumps(graphs, protocol=pickle.HIGHEST_PROTOCOL)
         digest = hashlib.blake2b(payload, digest_size=32).hexdigest().encode()
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".part-")
         try:
@@ -123,6 +127,7 @@ class GraphCache:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        return graphs
 
     def _prune_stale(self) -> None:
         for old in self.root.glob("graphs-*"):
@@ -162,7 +167,7 @@ class GraphCache:
                     done += len(chunk)
                     if progress:
                         progress(done, len(missing))
-            self.write(space, dataset, cached)
+            cached = self.write(space, dataset, cached)
         return [cached[c] for c in cells]
 
 

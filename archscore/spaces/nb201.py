@@ -8,8 +8,8 @@ then BN-ReLU, global average pooling and a linear classifier.
 
 Canonical cell string: the benchmark's own, e.g.
 ``|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|``.
-:meth:`NB201.canonical` also accepts NASLib's 6-digit op code (``"433000"``) and a sequence of six
-op names in arch-string edge order.
+:meth:`NB201.canonical` also accepts NASLib's 6-digit op code (``"433000"``, or as a tuple
+``"(4, 3, 3, 0, 0, 0)"``) and a sequence of six op names in arch-string edge order.
 """
 
 from __future__ import annotations
@@ -71,6 +71,8 @@ class NB201(SearchSpace):
     def canonical(self, cell: str | Sequence[str]) -> str:
         if isinstance(cell, str):
             text = cell.strip()
+            if text.startswith("(") and text.endswith(")"):  # NASLib's tuple form: "(0, 2, 3, 2, 3, 1)"
+                text = "".join(part.strip() for part in text[1:-1].split(","))
             if len(text) == 6 and text.isdigit():
                 bad = sorted({d for d in text if d not in NASLIB_DIGITS})
                 if bad:

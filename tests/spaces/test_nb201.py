@@ -28,6 +28,7 @@ def test_every_spelling_of_a_cell_gives_the_canonical_string() -> None:
     assert SPACE.canonical(cell) == cell
     assert SPACE.canonical(f"  {cell}\n") == cell
     assert SPACE.canonical("433000") == cell  # NASLib's code, in its own edge order
+    assert SPACE.canonical("(4, 3, 3, 0, 0, 0)") == cell  # … and as NAS-Bench-Suite-Zero writes it
     assert SPACE.canonical(edge_ops(cell)) == cell
     assert SPACE.naslib_code(cell) == "433000"
 
