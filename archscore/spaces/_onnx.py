@@ -4,7 +4,8 @@ Networks come out weight-free by default: each learned tensor is a typed graph i
 data input ``x`` (as ``torch.onnx.export(..., export_params=False)`` writes them), so a network of
 any size is built in milliseconds and parses exactly like one with its weights. With a
 ``numpy.random.Generator`` the weights are embedded as initializers instead, and the file runs
-in any ONNX runtime.
+in any ONNX runtime. Networks are written in inference form, as ``torch.onnx.export`` writes a
+module in eval mode: a BatchNorm that follows a convolution is folded into it.
 """
 
 from __future__ import annotations
@@ -77,6 +78,14 @@ class NetBuilder:
         if bias:
             ins.append(self.weight("b", (cout,), fill=0.0))
         return self.node("Conv", ins, "conv", kernel_shape=[k, k], strides=[stride] * 2, pads=[pad] * 4, group=groups)
+
+    def conv_bn(self, x: str, cin: int, cout: int, k: int, stride: int = 1, pad: int | None = None) -> str:
+        """Convolution then BatchNorm, in inference form: the BatchNorm folded into the convolution's bias.
+
+        This is what ``torch.onnx.export`` writes for a conv–BN pair of a module in eval mode, and
+        the ArchGraph is the same either way; it is two graph inputs and a node fewer per layer.
+        """
+        return self.conv(x, cin, cout, k, stride, pad, bias=True)
 
     def batch_norm(self, x: str, c: int) -> str:
         ins = [x, self.weight("gamma", (c,), 1.0), self.weight("beta", (c,), 0.0)]

@@ -232,7 +232,7 @@ class NB101(SearchSpace):
         b = NetBuilder(self.input_shape(dataset), rng=weights)
 
         def conv_bn_relu(x: str, cin: int, cout: int, k: int) -> str:
-            return b.relu(b.batch_norm(b.conv(x, cin, cout, k), cout))
+            return b.relu(b.conv_bn(x, cin, cout, k))
 
         def truncate(x: str, have: int, want: int) -> str:
             if have == want:

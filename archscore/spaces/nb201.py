@@ -128,7 +128,7 @@ class NB201(SearchSpace):
         b = NetBuilder(self.input_shape(dataset), rng=weights)
 
         def relu_conv_bn(x: str, cin: int, cout: int, k: int, stride: int) -> str:
-            return b.batch_norm(b.conv(b.relu(x), cin, cout, k, stride), cout)
+            return b.conv_bn(b.relu(x), cin, cout, k, stride)
 
         def edge(op: str, x: str, c: int) -> str:
             if op == "none":
@@ -151,7 +151,7 @@ class NB201(SearchSpace):
             return nodes[-1]
 
         c = CHANNELS
-        x = b.batch_norm(b.conv("x", 3, c, 3, 1), c)
+        x = b.conv_bn("x", 3, c, 3, 1)
         for stage, width in enumerate((c, 2 * c, 4 * c)):
             if stage:  # residual reduction block
                 main = relu_conv_bn(relu_conv_bn(x, width // 2, width, 3, 2), width, width, 3, 1)
