@@ -539,26 +539,27 @@ class _Builder:
         (TorchScript's CSE) or not, so the canonical form always does. Nodes with learned
         parameters are never merged: their weights differ.
         """
-        seen: dict[tuple, _W] = {}
+        groups: dict[tuple, list[_W]] = {}  # (op, inputs, outputs) → distinct nodes met so far
         kept: list[_W] = []
         memo: dict[tuple, tuple] = {}
+        alias = self.alias
         for w in self.nodes:
             if w.params or w.op == "other":
                 kept.append(w)
                 continue
-            w.inputs = [self.r(i) for i in w.inputs]
+            if alias and not alias.keys().isdisjoint(w.inputs):
+                w.inputs = [self.r(i) for i in w.inputs]
             ins = tuple(sorted(w.inputs)) if w.op in COMMUTATIVE else tuple(w.inputs)
-            try:
-                key = (w.op, _attr_tuple(w.attrs, memo), ins, len(w.outputs))
-                first = seen.setdefault(key, w)
-            except TypeError:  # an unhashable attribute value: keep the node as it is
-                first = w
+            group = groups.setdefault((w.op, ins, len(w.outputs)), [])
+            mine = _attr_tuple(w.attrs, memo) if group else None  # attributes compared only on a collision
+            first = next((g for g in group if _attr_tuple(g.attrs, memo) == mine), w)
             if first is w:
+                group.append(w)
                 kept.append(w)
                 continue
-            for mine, theirs in zip(w.outputs, first.outputs):
-                if mine:
-                    self.alias[mine] = theirs
+            for out, same in zip(w.outputs, first.outputs):
+                if out:
+                    alias[out] = same
         self.nodes = kept
 
     # -- pass 5: canonical order ----------------------------------------------------------------

@@ -580,21 +580,16 @@ def _check_semantics(
     parse); these are the contradictions it would have reported and the canonical form relies on.
     """
     windows_ok: set[tuple] = set()
+    types_ok: set[tuple] = set()  # (op, input element types) already checked
+    get = types.get
     for n in nodes:
         spec = _spec(n.op_type, opset) if n.domain in STANDARD_DOMAINS else None
         if spec is None:
             continue
-        last = len(spec.input_types) - 1
-        for k, name in enumerate(n.inputs):
-            elem = types.get(name) if name else None
-            if not elem or last < 0:
-                continue
-            allowed = spec.input_types[min(k, last)]
-            if allowed is not None and elem not in allowed:
-                raise InvalidModelError(
-                    f"{_label(n)}: input {k} {name!r} has element type {_type_name(elem)}, which "
-                    f"{n.op_type} does not accept ({', '.join(sorted(_type_name(t) for t in allowed))})"
-                )
+        elems = tuple(map(get, n.inputs))
+        if (n.op_type, elems) not in types_ok:  # each op with each input typing is checked once
+            _check_types(n, elems, spec)
+            types_ok.add((n.op_type, elems))
         if n.op_type in WINDOWED:
             x = shapes.get(n.inputs[0])
             w = shapes.get(n.inputs[1]) if n.op_type in ("Conv", "ConvTranspose") and len(n.inputs) > 1 else None
@@ -622,6 +617,21 @@ def _check_semantics(
             hidden = n.attrs.get("hidden_size", 1)
             if not isinstance(hidden, int) or hidden < 1:
                 raise InvalidModelError(f"{_label(n)}: hidden_size={hidden} is not a positive size")
+
+
+def _check_types(n: RawNode, elems: Sequence[int | None], spec: _Spec) -> None:
+    last = len(spec.input_types) - 1
+    if last < 0:
+        return
+    for k, (name, elem) in enumerate(zip(n.inputs, elems)):
+        if not elem or not name:
+            continue
+        allowed = spec.input_types[min(k, last)]
+        if allowed is not None and elem not in allowed:
+            raise InvalidModelError(
+                f"{_label(n)}: input {k} {name!r} has element type {_type_name(elem)}, which "
+                f"{n.op_type} does not accept ({', '.join(sorted(_type_name(t) for t in allowed))})"
+            )
 
 
 def _check_window(n: RawNode, x: Shape | None, w: Shape | None) -> None:
