@@ -76,10 +76,8 @@ def _read_csv(relative: str) -> tuple[list[str], list[list[str]]]:
 
 
 def _number(text: str) -> float:
-    try:
-        return float(text) if text else math.nan
-    except ValueError:
-        raise ValueError from None
+    """A table cell as a number (an empty cell is a missing value); ``ValueError`` if it is text."""
+    return float(text) if text else math.nan
 
 
 def _columns(header: Sequence[str], rows: Sequence[Sequence[str]], text: Sequence[str]) -> dict[str, Column]:

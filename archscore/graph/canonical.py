@@ -81,6 +81,11 @@ class _Builder:
             self.alias[name] = seen
         return seen
 
+    def resolve(self, w: _W) -> None:
+        """Point ``w``'s inputs past removed pass-through nodes."""
+        if self.alias and not self.alias.keys().isdisjoint(w.inputs):
+            w.inputs = [self.r(i) for i in w.inputs]
+
     def shape(self, name: str) -> Shape | None:
         return self.shapes.get(self.r(name))
 
@@ -394,10 +399,8 @@ class _Builder:
     def index(self) -> tuple[dict[str, _W], dict[str, list[_W]], set[str]]:
         producer: dict[str, _W] = {}
         consumers: dict[str, list[_W]] = {}
-        alias = self.alias
         for w in self.nodes:
-            if alias and not alias.keys().isdisjoint(w.inputs):
-                w.inputs = [self.r(i) for i in w.inputs]
+            self.resolve(w)
             for o in w.outputs:
                 if o:
                     producer[o] = w
@@ -547,8 +550,7 @@ class _Builder:
             if w.params or w.op == "other":
                 kept.append(w)
                 continue
-            if alias and not alias.keys().isdisjoint(w.inputs):
-                w.inputs = [self.r(i) for i in w.inputs]
+            self.resolve(w)
             ins = tuple(sorted(w.inputs)) if w.op in COMMUTATIVE else tuple(w.inputs)
             group = groups.setdefault((w.op, ins, len(w.outputs)), [])
             mine = _attr_tuple(w.attrs, memo) if group else None  # attributes compared only on a collision
@@ -568,11 +570,9 @@ class _Builder:
 
         Returns the kept nodes and the graph outputs (resolved), in declared order.
         """
-        alias = self.alias
         producer: dict[str, _W] = {}
         for w in nodes:
-            if alias and not alias.keys().isdisjoint(w.inputs):
-                w.inputs = [self.r(i) for i in w.inputs]
+            self.resolve(w)
             for o in w.outputs:
                 if o:
                     producer[o] = w

@@ -161,11 +161,9 @@ def _check_dims(kind: str, name: str, dims: Sequence[int]) -> None:
 
 _A = onnx.AttributeProto
 _INT, _INTS = _A.INT, _A.INTS
-_DECODE = {
-    _A.INT: lambda a: a.i,
+_DECODE = {  # INT and INTS, the common cases, are read inline in _read_node
     _A.FLOAT: lambda a: a.f,
     _A.STRING: lambda a: a.s.decode("utf-8", "replace"),
-    _A.INTS: lambda a: tuple(a.ints),
     _A.FLOATS: lambda a: tuple(a.floats),
     _A.STRINGS: lambda a: tuple(s.decode("utf-8", "replace") for s in a.strings),
     _A.TENSOR: lambda a: _const_value(a.t),  # small numeric tensors only, else None (dropped)
