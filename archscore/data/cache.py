@@ -12,6 +12,7 @@ Location: ``$ARCHSCORE_CACHE_DIR``, else ``$XDG_CACHE_HOME/archscore``, else ``~
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -152,18 +153,13 @@ class GraphCache:
         missing = list(dict.fromkeys(c for c in cells if c not in cached))
         if missing:
             chunks = [missing[i : i + CHUNK] for i in range(0, len(missing), CHUNK)]
+            jobs = ([space] * len(chunks), [dataset] * len(chunks), chunks)
+            parallel = self.workers > 1 and len(chunks) > 1
             done = 0
-            if self.workers > 1 and len(chunks) > 1:
-                with ProcessPoolExecutor(self.workers) as pool:
-                    results = pool.map(_build, [space] * len(chunks), [dataset] * len(chunks), chunks)
-                    for chunk, built in zip(chunks, results):
-                        cached.update(zip(chunk, built))
-                        done += len(chunk)
-                        if progress:
-                            progress(done, len(missing))
-            else:
-                for chunk in chunks:
-                    cached.update(zip(chunk, _build(space, dataset, chunk)))
+            with ProcessPoolExecutor(self.workers) if parallel else contextlib.nullcontext() as pool:
+                results = pool.map(_build, *jobs) if pool is not None else map(_build, *jobs)
+                for chunk, built in zip(chunks, results):
+                    cached.update(zip(chunk, built))
                     done += len(chunk)
                     if progress:
                         progress(done, len(missing))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import onnx
 
-from archscore.errors import InvalidCellError, UnknownNameError
+from archscore.errors import UnknownNameError
 from archscore.graph import ArchGraph, from_onnx
 
 if TYPE_CHECKING:
@@ -96,10 +96,3 @@ class SearchSpace(ABC):
     def input_shape(self, dataset: str | None = None) -> tuple[int, ...]:
         """Shape of the network's input for ``dataset`` (batch 1)."""
         raise NotImplementedError
-
-
-def check_choice(space: str, what: str, value: str, valid: Sequence[str]) -> str:
-    """``value`` if it is one of ``valid``, else an :class:`InvalidCellError` listing them."""
-    if value not in valid:
-        raise InvalidCellError(f"{space}: {what} {value!r} is not one of {', '.join(valid)}")
-    return value
