@@ -10,11 +10,16 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from archscore.data.sources import SOURCES, Source
-from archscore.errors import UnknownNameError
+from archscore.errors import ArchscoreError, UnknownNameError
+
+if TYPE_CHECKING:
+    from archscore.data.cache import GraphCache
+    from archscore.graph import ArchGraph
 
 Column = np.ndarray | list[str]
 
@@ -42,6 +47,21 @@ class Table:
 
     def __len__(self) -> int:
         return len(self.archs)
+
+    def graphs(self, dataset: str | None = None, cache: GraphCache | None = None) -> list[ArchGraph]:
+        """The ArchGraph of every architecture, in table order, through the on-disk graph cache.
+
+        Raises:
+            ArchscoreError: The source's architectures belong to no search space archscore builds yet.
+        """
+        if self.space is None or self.cells is None:
+            raise ArchscoreError(
+                f"{self.source}: its architectures are not in a search space archscore builds yet; "
+                "graphs are available for sources with a space (see `archscore data list`)"
+            )
+        from archscore.data.cache import GraphCache
+
+        return (cache or GraphCache()).graphs(self.space, self.cells, dataset)
 
     @property
     def targets(self) -> list[str]:

@@ -62,3 +62,14 @@ def test_bad_cells_fail_before_anything_is_built(tmp_path) -> None:
     with pytest.raises(InvalidCellError, match="valid digits"):
         GraphCache(tmp_path).graphs("nb201", [CELLS[0], "999999"])
     assert not any(tmp_path.rglob("*.pkl"))
+
+
+def test_a_table_serves_its_graphs_through_the_cache(tmp_path) -> None:
+    from archscore import data
+    from archscore.errors import ArchscoreError
+
+    fixture = data.load("nb101_fixture", target="trainable_parameters")
+    graphs = fixture.graphs(cache=GraphCache(tmp_path, workers=1))
+    assert graphs == [get("nb101").to_graph(c) for c in fixture.cells]
+    with pytest.raises(ArchscoreError, match="not in a search space"):
+        data.load("fbnet").graphs()
