@@ -410,9 +410,15 @@ class _Builder:
         return producer, consumers, outputs
 
     def collapse_layout(self) -> None:
-        if not any(w.op == "layout" for w in self.nodes):
+        layout_outs = {o for w in self.nodes if w.op == "layout" for o in w.outputs if o}
+        if not layout_outs:
             return
-        _producer, consumers, outputs = self.index()
+        read_outside: set[str] = set()  # layout outputs a non-layout node reads
+        for w in self.nodes:
+            self.resolve(w)
+            if w.op != "layout" and not layout_outs.isdisjoint(w.inputs):
+                read_outside.update(layout_outs.intersection(w.inputs))
+        outputs = {self.r(o) for o in self.raw.outputs}
         root: dict[str, str] = {}
         kept: list[_W] = []
         for w in self.nodes:
@@ -425,7 +431,7 @@ class _Builder:
                 if not o:
                     continue
                 root[o] = base
-                exits = o in outputs or any(c.op != "layout" for c in consumers.get(o, ()))
+                exits = o in outputs or o in read_outside
                 if not exits:
                     continue
                 if self.shapes.get(o) == self.shapes.get(base) and self.shapes.get(o) is not None:
@@ -437,15 +443,15 @@ class _Builder:
     # -- pass 3: fusions ----------------------------------------------------------------------
     def fuse(self) -> None:
         """Fusion passes, in order; each sees the graph as the one before left it."""
-        present = {w.op for w in self.nodes}
+        present = self.present_ops()
         index = None
-        for trigger, rule in (
-            ("batch_norm", self.fold_batch_norm),
-            ("add", self.fold_bias),
-            ("mul", self.gated_activation),
-            ("softmax", self.attention),
+        for needs, rule in (
+            ({"batch_norm"}, self.fold_batch_norm),
+            ({"add", "linear without bias"}, self.fold_bias),
+            ({"mul"}, self.gated_activation),
+            ({"softmax", "matmul"}, self.attention),
         ):
-            if trigger not in present:
+            if not needs <= present:  # nothing this rule could fuse
                 continue
             if index is None:
                 index = self.index()
@@ -461,8 +467,15 @@ class _Builder:
                     rule(w, producer, consumers, outputs, sole, removed)
             if removed:  # the graph changed: the next rule needs a fresh index
                 self.nodes = [w for w in self.nodes if id(w) not in removed]
-                present = {w.op for w in self.nodes}
+                present = self.present_ops()
                 index = None
+
+    def present_ops(self) -> set[str]:
+        """The ops in the working graph, and ``"linear without bias"`` if a linear layer lacks one."""
+        present = {w.op for w in self.nodes}
+        if "linear" in present and any(w.op == "linear" and not w.attrs["bias"] for w in self.nodes):
+            present.add("linear without bias")
+        return present
 
     def fold_batch_norm(self, w: _W, producer, consumers, outputs, sole, removed: set[int]) -> None:
         """BatchNorm after a convolution becomes the convolution's weight and bias."""
