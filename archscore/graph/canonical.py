@@ -619,7 +619,7 @@ class _Builder:
         for k, w in enumerate(work):
             row: list[tuple[int, int] | None] = []
             commutative = w.op in COMMUTATIVE
-            for pos, i in enumerate(i for i in w.inputs if i):
+            for pos, i in enumerate(w.inputs if "" not in w.inputs else [i for i in w.inputs if i]):
                 if i in meta:
                     row.append(None)
                     continue
@@ -678,7 +678,7 @@ class _Builder:
             consts_of.append(consts)
         bh: list[bytes] = [b""] * count
         for k in range(count - 1, -1, -1):
-            below = sorted([bh[c] + pos.to_bytes(4, "big") + s.to_bytes(4, "big") for c, pos, s in readers[k]])
+            below = sorted([bh[c] + (_READ_0 if not (pos or s) else _read(pos, s)) for c, pos, s in readers[k]])
             tail = repr(output_at[k]).encode() if output_at[k] else b""
             bh[k] = _digest(fh[k] + len(below).to_bytes(4, "big") + b"".join(below) + tail)
 
@@ -744,6 +744,14 @@ def _attr_tuple(attrs: dict[str, object], memo: dict[tuple, tuple]) -> tuple:
     if found is None:
         found = memo[items] = tuple([(a, v if type(v) in _PLAIN else _norm(v)) for a, v in sorted(items)])
     return found
+
+
+def _read(pos: int, slot: int) -> bytes:
+    """How a reader hashes the input position and output slot it reads through (fixed width)."""
+    return pos.to_bytes(4, "big") + slot.to_bytes(4, "big")
+
+
+_READ_0 = _read(0, 0)
 
 
 def _digest(data: bytes) -> bytes:
