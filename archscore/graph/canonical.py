@@ -232,8 +232,7 @@ class _Builder:
             self.emit(DIRECT.get(t, "other"), data[:1], outs, attrs)
         elif t in ("MaxPool", "AveragePool", "LpPool"):
             self.pool(n)
-        elif t in SCALAR_FREE and len(data) == 1 and self.scalar_operand(n, data[0]):
-            const = next(i for i in ins if i in self.meta)
+        elif t in SCALAR_FREE and len(data) == 1 and (const := self.scalar_operand(n, data[0])) is not None:
             if t == "Mul" and self.scalar(const) == 0.0:
                 self.emit("zero", data[:1], outs)  # x · 0 is not x: a NAS cell's "none" edge
             else:
@@ -260,14 +259,16 @@ class _Builder:
         else:
             self.other(n)
 
-    def scalar_operand(self, n: RawNode, data_in: str) -> bool:
-        """Whether ``n`` combines ``data_in`` with a one-element constant and keeps its shape."""
+    def scalar_operand(self, n: RawNode, data_in: str) -> str | None:
+        """The one-element constant ``n`` combines ``data_in`` with, keeping its shape; else ``None``."""
         const = [i for i in n.inputs if i in self.meta]
-        return (
+        if (
             len(const) == 1
             and numel(self.shapes.get(const[0])) == 1
             and self.shapes.get(n.outputs[0]) == self.shapes.get(data_in)
-        )
+        ):
+            return const[0]
+        return None
 
     def conv(self, n: RawNode) -> None:
         a, ins = n.attrs, n.inputs

@@ -371,13 +371,13 @@ def read_graph(
         values=values,
         inputs={name: fixed_inputs[name] for name in retype},
     )
-    shapes = _infer_shapes(slim, nodes, init_types, values, fixed_inputs, types)
+    node_outputs = {o for n in nodes for o in n.outputs if o}
+    shapes = _infer_shapes(slim, nodes, node_outputs, init_types, values, fixed_inputs, types)
     for name in data_names:
         shapes[name] = tuple(fixed_inputs[name][0])
     outputs = [o.name for o in g.output]
-    produced = {o for n in nodes for o in n.outputs} | set(fixed_inputs) | init_names
     for o in outputs:
-        if o not in produced:
+        if o not in node_outputs and o not in fixed_inputs and o not in init_names:
             raise InvalidModelError(f"graph output {o!r} is not produced by any node")
     meta = {
         "producer": f"{model.producer_name} {model.producer_version}".strip(),
@@ -800,6 +800,7 @@ def _weightless(
 def _infer_shapes(
     slim: onnx.ModelProto,
     nodes: Sequence[RawNode],
+    node_outputs: set[str],
     init_types: Mapping[str, tuple[list[int], int]],
     values: dict[str, np.ndarray],
     inputs: Mapping[str, tuple[list[int], int]],
@@ -811,7 +812,6 @@ def _infer_shapes(
     shapes, partial = _run_inference(slim, types)
     for name, (dims, _) in (*init_types.items(), *inputs.items()):
         shapes[name] = tuple(dims)
-    node_outputs = {o for n in nodes for o in n.outputs if o}
     if not partial.isdisjoint(node_outputs) or not shapes.keys() >= node_outputs:
         computed = _complete_shapes(nodes, slim, shapes, types, values)
         for name, v in computed.items():
