@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import operator
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -907,6 +908,9 @@ def _small(value: np.ndarray | None) -> bool:
     return value is not None and value.size <= MAX_ELEMENTS and value.dtype.kind in NUMERIC_KINDS
 
 
+_DIM_VALUE = operator.attrgetter("dim_value")
+
+
 def _run_inference(slim: onnx.ModelProto, types: dict[str, int]) -> tuple[dict[str, Shape | None], set[str]]:
     """Shapes (``-1`` for unknown dimensions) of the tensors ONNX infers, and the names of those not fully known.
 
@@ -920,21 +924,34 @@ def _run_inference(slim: onnx.ModelProto, types: dict[str, int]) -> tuple[dict[s
     shapes: dict[str, Shape | None] = {}
     partial: set[str] = set()
     ig = inferred.graph
+    seen: dict[bytes, tuple[int, Shape] | None] = {}  # a network repeats few types: decode each once
     for infos in (ig.value_info, ig.output):
         for vi in infos:
             name = vi.name
-            tt = vi.type.tensor_type
-            elem = tt.elem_type
-            if elem:
-                types[name] = elem
-            # fast path: every dim a sane static size (an unknown dim reads as 0; no dims is a scalar or no shape)
-            fast = tuple([d.dim_value for d in tt.shape.dim])
-            if fast and min(fast) > 0 and max(fast) <= MAX_DIM and math.prod(fast) <= MAX_NUMEL:
-                shapes[name] = fast
-            elif not fast and tt.HasField("shape"):
-                shapes[name] = ()
+            tp = vi.type
+            key = tp.SerializeToString()
+            known = seen.get(key, False)
+            if known is False:
+                tt = tp.tensor_type
+                elem = tt.elem_type
+                # fast path: every dim a sane static size (an unknown dim reads as 0; none is a scalar or no shape)
+                fast = tuple(map(_DIM_VALUE, tt.shape.dim))
+                if fast and min(fast) > 0 and max(fast) <= MAX_DIM and math.prod(fast) <= MAX_NUMEL:
+                    known = (elem, fast)
+                elif not fast and tt.HasField("shape"):
+                    known = (elem, ())
+                else:
+                    known = None
+                seen[key] = known
+            if known is None:
+                elem = tp.tensor_type.elem_type
+                if elem:
+                    types[name] = elem
+                _slow_shape(name, tp, ig.node, shapes, partial)
             else:
-                _slow_shape(name, vi.type, ig.node, shapes, partial)
+                if known[0]:
+                    types[name] = known[0]
+                shapes[name] = known[1]
     return shapes, partial
 
 
