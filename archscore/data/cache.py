@@ -66,7 +66,8 @@ def _build(space: str, dataset: str, cells: Sequence[str]) -> list[ArchGraph]:
     from archscore.spaces import get
 
     s = get(space)
-    return [from_onnx(s.to_onnx(c, dataset).SerializeToString(), data_inputs=["x"]) for c in cells]
+    graphs = {c: from_onnx(s.to_onnx(c, dataset).SerializeToString(), data_inputs=["x"]) for c in cells}
+    return list(_shared(graphs).values())  # equal nodes pickled once: less to send back to the parent
 
 
 class GraphCache:

@@ -37,6 +37,12 @@ class Source:
     """Columns kept as text even when they look numeric (op codes with leading zeros)."""
     id_columns: tuple[str, ...] = ("nb201_index", "naslib_idx", "fbnet_index", "ofa_index", "recepie_id")
     """Numeric columns that identify rows and are never a target."""
+    space_column: str | None = None
+    """For a table mixing search spaces: the text column naming each row's space …"""
+    spaces: dict[str, str] = field(default_factory=dict)
+    """… and its value → archscore search space (a load filtered to one value gets that space's cells)."""
+    datasets: dict[str, str] = field(default_factory=dict)
+    """The table's dataset names → the space's dataset names, where they differ."""
 
 
 _NB201_LATENCY_DEVICES = (
@@ -45,6 +51,12 @@ _NB201_LATENCY_DEVICES = (
     "silver_4210r", "titan_rtx_1", "titan_rtx_256", "titan_rtx_32", "titanx_1", "titanx_256", "titanx_32",
     "titanxp_1", "titanxp_256", "titanxp_32",
 )  # fmt: skip
+
+_NASLIB_SPACES = {
+    "nasbench101": "nb101", "nasbench201": "nb201", "nasbench301": "nb301",
+    "transbench101_micro": "tnb101_micro", "transbench101_macro": "tnb101_macro",
+}  # fmt: skip
+"""NAS-Bench-Suite-Zero's search-space names → archscore's."""
 
 HAT_FILES = (
     "iwslt14deen_gpu_titanxp_all", "wmt14ende_cpu_raspberrypi_all", "wmt14ende_cpu_xeon_all",
@@ -96,6 +108,9 @@ SOURCES: dict[str, Source] = {
             NASLIB,
             ("naslib_arch",),
             groups=("search_space", "dataset"),
+            space_column="search_space",
+            spaces=_NASLIB_SPACES,
+            datasets={"ImageNet16-120": "imagenet16_120"},
         ),
         Source(
             "tnb101_micro",

@@ -33,6 +33,8 @@ class Table:
         target: The target column, or ``None`` when only architectures were asked for.
         archs: Each architecture in the table's own encoding.
         cells: Canonical cell strings of archscore's search space ``space``, when the space is built.
+        space: That search space (for a table mixing spaces, the one its ``search_space`` filter selects).
+        dataset: The space's dataset the rows were measured on, when the load pinned it (a filter).
         y: The target per architecture (``nan`` where the table has no value), or ``None``.
         columns: Every column of the selected rows: numbers as float arrays, text as lists.
     """
@@ -44,12 +46,15 @@ class Table:
     space: str | None
     y: np.ndarray | None
     columns: dict[str, Column] = field(repr=False)
+    dataset: str | None = None
 
     def __len__(self) -> int:
         return len(self.archs)
 
     def graphs(self, dataset: str | None = None, cache: GraphCache | None = None) -> list[ArchGraph]:
         """The ArchGraph of every architecture, in table order, through the on-disk graph cache.
+
+        ``dataset`` defaults to the table's own (when the load pinned one), else the space's first.
 
         Raises:
             ArchscoreError: The source's architectures belong to no search space archscore builds yet.
@@ -61,7 +66,7 @@ class Table:
             )
         from archscore.data.cache import GraphCache
 
-        return (cache or GraphCache()).graphs(self.space, self.cells, dataset)
+        return (cache or GraphCache()).graphs(self.space, self.cells, dataset or self.dataset)
 
     @property
     def targets(self) -> list[str]:
@@ -181,14 +186,30 @@ def load(source: str, target: str | None = None, **where: str) -> Table:
         k: v[index] if isinstance(v, np.ndarray) else [v[i] for i in index] for k, v in cols.items()
     }
     archs = _arch_strings(src, selected, len(index))
+    space_name, dataset = _space_of(src, where)
     cells = None
-    if src.space is not None:
+    if space_name is not None:
         from archscore.spaces import get
 
-        space = get(src.space)
+        space = get(space_name)
         cells = [space.canonical(a) for a in archs]
+        if dataset is not None and dataset not in space.datasets:
+            dataset = None  # measured on a setting the space does not build (yet)
     y = None if target is None else np.asarray(selected[target], dtype=np.float64)
-    return Table(source, target, archs, cells, src.space, y, selected)
+    return Table(source, target, archs, cells, space_name, y, selected, dataset)
+
+
+def _space_of(src: Source, where: dict[str, str]) -> tuple[str | None, str | None]:
+    """The built search space of the selected rows (and their dataset, if a filter pins it)."""
+    from archscore.spaces import SPACES
+
+    space = src.space
+    if src.space_column is not None:
+        space = src.spaces.get(where.get(src.space_column, ""))
+    if space not in SPACES:
+        return None, None
+    dataset = where.get("dataset")
+    return space, None if dataset is None else src.datasets.get(dataset, dataset)
 
 
 def _arch_strings(src: Source, cols: dict[str, Column], n: int) -> list[str]:

@@ -62,3 +62,21 @@ def test_unknown_source_and_target_list_what_exists() -> None:
         data.load("nasbench201")
     with pytest.raises(UnknownNameError, match="cifar10_val_acc"):
         data.load("nb201", target="accuracy")
+
+
+@pytest.mark.parametrize(("dataset", "space_dataset"), [("cifar100", "cifar100"), ("ImageNet16-120", "imagenet16_120")])
+def test_a_mixed_table_filtered_to_one_space_serves_its_cells_and_graphs(dataset, space_dataset, tmp_path) -> None:
+    """NAS-Bench-Suite-Zero rows of NB201 become NB201 cells; their graphs are built for the rows' dataset."""
+    from archscore.data.cache import GraphCache
+    from archscore.testing import params_with_batchnorm
+
+    z = data.load("naslib_zc", target="val_accuracy", search_space="nasbench201", dataset=dataset)
+    assert z.space == "nb201" and z.dataset == space_dataset and len(z.cells) == len(z) > 700
+    head = z.cells[:12]
+    graphs = GraphCache(tmp_path, workers=1).graphs("nb201", head, z.dataset)
+    recorded = z.columns["params"][:12]
+    ours = np.array([params_with_batchnorm(g) for g in graphs]) / 1e6
+    # the column holds 6 significant digits (millions); another dataset's head differs by ≥ 5,850 params
+    assert np.allclose(ours, recorded, rtol=5e-6, atol=0)
+    unbuilt = data.load("naslib_zc", search_space="nasbench201", dataset="svhn")
+    assert unbuilt.space == "nb201" and unbuilt.dataset is None  # a setting the space does not build
