@@ -180,6 +180,7 @@ SOURCES: dict[str, Source] = {
             "automl/NASLib@8c45f19d run/results/benchmarks/nb301_zen.zip (arch field only)",
             NASLIB,
             ("naslib_arch",),
+            space="nb301",
             unlabeled=True,
         ),
     )

@@ -373,7 +373,7 @@ def read_graph(
         inputs={name: fixed_inputs[name] for name in retype},
     )
     node_outputs = {o for n in nodes for o in n.outputs if o}
-    shapes = _infer_shapes(slim, nodes, node_outputs, init_types, values, fixed_inputs, types)
+    shapes = _infer_shapes(slim, nodes, node_outputs, init_types, values, fixed_inputs, types, held)
     for name in data_names:
         shapes[name] = tuple(fixed_inputs[name][0])
     outputs = [o.name for o in g.output]
@@ -806,11 +806,27 @@ def _infer_shapes(
     values: dict[str, np.ndarray],
     inputs: Mapping[str, tuple[list[int], int]],
     types: dict[str, int],
+    held: set[int] = frozenset(),  # type: ignore[assignment]
 ) -> dict[str, Shape | None]:
-    """Shapes of every tensor from ONNX shape inference on a weightless model (element types go to ``types``)."""
+    """Shapes of every tensor from ONNX shape inference on a weightless model (element types go to ``types``).
+
+    ``held`` are the Slice nodes (by ``id``) left out of ``slim`` (see :func:`_held_slices`): once a
+    pass has shown a held Slice's data to have a sound static shape, the Slice joins the next pass,
+    so a network with slices (DARTS' factorized reductions) is still inferred whole, in a few passes.
+    """
     for name, (_, elem) in (*init_types.items(), *inputs.items()):
         types[name] = elem
     shapes, partial = _run_inference(slim, types)
+    while held:
+        release = {
+            id(n) for n in nodes if id(n) in held and n.inputs[0] not in partial and _static(shapes.get(n.inputs[0]))
+        }
+        if not release:
+            break
+        held = held - release
+        del slim.graph.node[:]
+        slim.graph.node.extend([n.proto for n in nodes if id(n) not in held])  # type: ignore[misc]
+        shapes, partial = _run_inference(slim, types)
     for name, (dims, _) in (*init_types.items(), *inputs.items()):
         shapes[name] = tuple(dims)
     if not partial.isdisjoint(node_outputs) or not shapes.keys() >= node_outputs:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from archscore.errors import UnknownNameError
 from archscore.spaces.base import SearchSpace
+from archscore.spaces.darts import NB301
 from archscore.spaces.nb101 import NB101
 from archscore.spaces.nb201 import NB201
 
-SPACES: dict[str, type[SearchSpace]] = {cls.name: cls for cls in (NB201, NB101)}
+SPACES: dict[str, type[SearchSpace]] = {cls.name: cls for cls in (NB201, NB101, NB301)}
 
 __all__ = ["SPACES", "SearchSpace", "get"]
 
