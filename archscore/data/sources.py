@@ -43,6 +43,8 @@ class Source:
     """… and its value → archscore search space (a load filtered to one value gets that space's cells)."""
     datasets: dict[str, str] = field(default_factory=dict)
     """The table's dataset names → the space's dataset names, where they differ."""
+    dataset: str | None = None
+    """The space's dataset every row was measured on, for a table of one task (HAT's per-task files)."""
 
 
 _NB201_LATENCY_DEVICES = (
@@ -119,6 +121,7 @@ SOURCES: dict[str, Source] = {
             "automl/NASLib@8c45f19d naslib/data/zc_benchmarks/all_benchmarks_zen.zip",
             f"{NASLIB}; data from TransNAS-Bench-101",
             ("tnb_arch_str",),
+            space="tnb101_micro",
         ),
         Source(
             "tnb101_macro",
@@ -127,6 +130,7 @@ SOURCES: dict[str, Source] = {
             "automl/NASLib@8c45f19d run/results/benchmarks/tnb101_macro_zen.zip",
             f"{NASLIB}; data from TransNAS-Bench-101",
             ("tnb_arch_str",),
+            space="tnb101_macro",
         ),
         Source(
             "fbnet",
@@ -135,6 +139,7 @@ SOURCES: dict[str, Source] = {
             "HayeonLee/HELP@45f70eb data/fbnet/{metainfo,latency/*}.pt",
             HELP,
             ("ops",),
+            space="fbnet",
         ),
         Source(
             "ofa_mbv3",
@@ -143,6 +148,7 @@ SOURCES: dict[str, Source] = {
             "HayeonLee/HELP@45f70eb data/ofa/{ofa_archs,latency/*}.pt",
             HELP,
             ("ks", "e", "d", "r"),
+            space="ofa_mbv3",
         ),
         *(
             Source(
@@ -152,6 +158,8 @@ SOURCES: dict[str, Source] = {
                 f"mit-han-lab/hardware-aware-transformers@70e5a279 latency_dataset/{f}.csv",
                 "MIT (HAT)",
                 HAT_CONFIG,
+                space="hat",
+                dataset=f.split("_")[0],
             )
             for f in HAT_FILES
         ),

@@ -208,7 +208,7 @@ def _space_of(src: Source, where: dict[str, str]) -> tuple[str | None, str | Non
         space = src.spaces.get(where.get(src.space_column, ""))
     if space not in SPACES:
         return None, None
-    dataset = where.get("dataset")
+    dataset = where.get("dataset", src.dataset)
     return space, None if dataset is None else src.datasets.get(dataset, dataset)
 
 
@@ -221,6 +221,6 @@ def _arch_strings(src: Source, cols: dict[str, Column], n: int) -> list[str]:
 
 
 def _text(v: object) -> str:
-    if isinstance(v, float):
-        return str(int(v)) if v.is_integer() else repr(v)
+    if isinstance(v, float):  # numpy floats too: their repr is "np.float64(…)" under numpy 2
+        return str(int(v)) if v.is_integer() else repr(float(v))
     return str(v)

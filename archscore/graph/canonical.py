@@ -60,6 +60,14 @@ def _pos_axis(axis: int, rank: int | None) -> int:
     return axis + rank if (axis < 0 and rank) else axis
 
 
+_MAX_TRACKED = 1 << 22
+"""Largest tensor (elements) whose element order is followed through a layout chain with a Transpose."""
+
+
+def _is_identity(order: np.ndarray | None) -> bool:
+    return order is not None and bool((order.reshape(-1) == np.arange(order.size)).all())
+
+
 class _Builder:
     def __init__(self, raw: RawGraph) -> None:
         self.raw = raw
@@ -68,6 +76,8 @@ class _Builder:
         self.meta: set[str] = set(raw.constants) | {""}
         self.srcs: dict[str, frozenset[str]] = {name: frozenset({name}) for name in raw.param_numel}
         self.alias: dict[str, str] = {}
+        self.shifts: dict[str, float | None] = {}  # output of x + c (a pass-through) → c
+        self.shift_in: float | None = None  # c, when the Clip being converted reads x + c
         self.nodes: list[_W] = []
         self.fresh = 0
 
@@ -135,6 +145,8 @@ class _Builder:
         alias, meta = self.alias, self.meta
         for n in self.raw.nodes:
             ins = n.inputs
+            if n.op_type == "Clip" and ins:
+                self.shift_in = self.shifts.get(ins[0])  # before x + c resolves to x
             if alias and not alias.keys().isdisjoint(ins):
                 ins = [self.r(i) if i else "" for i in ins]
             if n.op_type in META_SOURCES or meta.issuperset(ins):
@@ -185,7 +197,9 @@ class _Builder:
             elif t in ("Gather", "GatherElements") and ins[1] not in self.meta:
                 self.other(n)
             else:
-                self.emit("layout", [ins[0]], list(outs))
+                rank = self.rank(ins[0])
+                perm = a.get("perm", tuple(range((rank or 0) - 1, -1, -1))) if t == "Transpose" else None
+                self.emit("layout", [ins[0]], list(outs), {"onnx_op": t, "perm": perm})
             return
         if t in REDUCE:
             self.reduce(n, data)
@@ -220,7 +234,9 @@ class _Builder:
         elif t == "Clip":
             lo = a.get("min", self.scalar(ins[1]) if len(ins) > 1 else None)
             hi = a.get("max", self.scalar(ins[2]) if len(ins) > 2 else None)
-            if lo == 0.0 and hi == 6.0:
+            if lo == 0.0 and hi == 6.0 and self.shift_in == 3.0:  # relu6(x + 3) / 6
+                self.emit("hardsigmoid", data[:1], outs, dict(_HARD_SIGMOID))
+            elif lo == 0.0 and hi == 6.0:
                 self.emit("relu6", data[:1], outs)
             elif lo == 0.0 and hi is None:
                 self.emit("relu", data[:1], outs)
@@ -237,6 +253,8 @@ class _Builder:
                 self.emit("zero", data[:1], outs)  # x · 0 is not x: a NAS cell's "none" edge
             else:
                 self.alias[outs[0]] = data[0]
+                if t == "Add":
+                    self.shifts[outs[0]] = self.scalar(const)  # read by relu6(x + 3): a hard sigmoid
         elif t == "Pow":
             self.emit("pow", data[:1], outs, {"exponent": self.scalar(ins[1])}, self.claim(self.consts(n)))
         elif t in UNARY:
@@ -422,6 +440,10 @@ class _Builder:
         outputs = {self.r(o) for o in self.raw.outputs}
         root: dict[str, str] = {}
         kept: list[_W] = []
+        # With a Transpose in a chain, equal shapes at both ends do not make it an identity (a
+        # channel shuffle is Reshape → Transpose → Reshape): follow where each element goes.
+        moves = any(w.op == "layout" and w.attrs.get("perm") is not None for w in self.nodes)
+        order: dict[str, np.ndarray | None] = {}
         for w in self.nodes:
             if w.op != "layout":
                 kept.append(w)
@@ -432,14 +454,40 @@ class _Builder:
                 if not o:
                     continue
                 root[o] = base
+                if moves:
+                    order[o] = self._element_order(w, o, order[src] if src in order else self._identity(base))
                 exits = o in outputs or o in read_outside
                 if not exits:
                     continue
-                if self.shapes.get(o) == self.shapes.get(base) and self.shapes.get(o) is not None:
+                same = self.shapes.get(o) == self.shapes.get(base) and self.shapes.get(o) is not None
+                if same and (not moves or _is_identity(order[o])):
                     self.alias[o] = base
                 else:
                     kept.append(_W("layout", [base], [o]))
         self.nodes = kept
+
+    def _identity(self, name: str) -> np.ndarray | None:
+        shape = self.shapes.get(name)
+        if shape is None or min(shape, default=1) < 0 or numel(shape) > _MAX_TRACKED:
+            return None
+        return np.arange(numel(shape), dtype=np.int32).reshape(shape)
+
+    def _element_order(self, w: _W, out: str, at: np.ndarray | None) -> np.ndarray | None:
+        """Which input element each element of ``out`` holds, through layout node ``w`` (``None``: not followed)."""
+        shape = self.shapes.get(out)
+        if at is None or shape is None or len(w.outputs) != 1:
+            return None
+        op, perm = w.attrs.get("onnx_op"), w.attrs.get("perm")
+        try:
+            if op == "Transpose" and perm is not None:
+                at = at.transpose(perm)
+            elif op in ("Reshape", "Flatten", "Squeeze", "Unsqueeze"):
+                at = at.reshape(shape)
+            else:  # Slice, Gather, Expand …: not an identity unless nothing moved
+                return at if tuple(at.shape) == tuple(shape) and op == "Identity" else None
+        except ValueError:
+            return None
+        return at if tuple(at.shape) == tuple(shape) else None
 
     # -- pass 3: fusions ----------------------------------------------------------------------
     def fuse(self) -> None:
@@ -450,6 +498,7 @@ class _Builder:
             ({"batch_norm"}, self.fold_batch_norm),
             ({"add", "linear without bias"}, self.fold_bias),
             ({"mul"}, self.gated_activation),
+            ({"reduce"}, self.merge_reductions),
             ({"softmax", "matmul"}, self.attention),
         ):
             if not needs <= present:  # nothing this rule could fuse
@@ -531,22 +580,51 @@ class _Builder:
                 w.attrs = {"approximate": "none"} if fused == "gelu" else {}
                 return
 
+    def merge_reductions(self, w: _W, producer, consumers, outputs, sole, removed: set[int]) -> None:
+        """A mean (max) over some axes of a mean (max) over others, both keeping dims, is one reduction;
+        over every spatial axis it is global pooling (``x.mean(3, keepdim=True).mean(2, keepdim=True)``)."""
+        if w.op != "reduce" or not w.attrs["keepdims"] or w.attrs["axes"] is None:
+            return
+        p = producer.get(w.inputs[0])
+        if (
+            p is None or p.op != "reduce" or p.attrs["fn"] != w.attrs["fn"] or not p.attrs["keepdims"]
+            or p.attrs["axes"] is None or not sole(w.inputs[0], w)
+        ):  # fmt: skip
+            return
+        axes = tuple(sorted(set(p.attrs["axes"]) | set(w.attrs["axes"])))
+        rank = self.rank(p.inputs[0])
+        removed.add(id(p))
+        w.inputs = [p.inputs[0]]
+        if rank and rank >= 3 and axes == tuple(range(2, rank)) and w.attrs["fn"] in ("mean", "max"):
+            w.op, w.attrs = "global_avg_pool" if w.attrs["fn"] == "mean" else "global_max_pool", {}
+        else:
+            w.attrs = {**w.attrs, "axes": axes}
+
     def attention(self, w: _W, producer, consumers, outputs, sole, removed: set[int]) -> None:
-        """``MatMul(q, kᵀ) → Softmax → MatMul(·, v)`` is one ``attention``."""
+        """``MatMul(q, kᵀ) → Softmax → MatMul(·, v)`` is one ``attention``; with a mask (or bias)
+        added to the scores, ``MatMul → Add(·, mask) → Softmax → MatMul``, the mask is its 4th input."""
         if w.op != "softmax":
             return
         p = producer.get(w.inputs[0])
         users = consumers.get(w.outputs[0], [])
         m2 = users[0] if len(users) == 1 else None
         if (
-            p is not None and p.op == "matmul" and len(p.inputs) == 2 and sole(w.inputs[0], w)
-            and m2 is not None and m2.op == "matmul" and len(m2.inputs) == 2
-            and m2.inputs[0] == w.outputs[0] and w.outputs[0] not in outputs
+            p is None or not sole(w.inputs[0], w) or m2 is None or m2.op != "matmul" or len(m2.inputs) != 2
+            or m2.inputs[0] != w.outputs[0] or w.outputs[0] in outputs
         ):  # fmt: skip
-            removed.update({id(p), id(w)})
+            return
+        fused, mask = [p], []
+        if p.op == "add" and len(p.inputs) == 2:
+            for scores, other in (p.inputs, p.inputs[::-1]):
+                m1 = producer.get(scores)
+                if m1 is not None and m1.op == "matmul" and len(m1.inputs) == 2 and sole(scores, p):
+                    fused, mask, p = [m1, p], [other], m1
+                    break
+        if p.op == "matmul" and len(p.inputs) == 2:
+            removed.update([id(w)] + [id(x) for x in fused])
             m2.op = "attention"
-            m2.inputs = [p.inputs[0], p.inputs[1], m2.inputs[1]]
-            m2.params += p.params
+            m2.inputs = [p.inputs[0], p.inputs[1], m2.inputs[1], *mask]
+            m2.params += sum(x.params for x in fused)  # a learned bias on the scores stays counted
 
     # -- pass 4: common subexpressions ---------------------------------------------------------
     def merge_duplicates(self) -> None:
@@ -778,6 +856,9 @@ def _norm(v: object) -> object:
         return tuple(_norm(x) for x in v)
     return str(v)
 
+
+_HARD_SIGMOID = {"alpha": float(np.float32(1 / 6)), "beta": 0.5}
+"""HardSigmoid as PyTorch exports ``nn.Hardsigmoid`` (``relu6(x + 3) / 6``)."""
 
 _ACTIVATION_DEFAULTS: dict[str, dict[str, object]] = {
     "LeakyRelu": {"alpha": 0.01},

@@ -9,10 +9,16 @@ from __future__ import annotations
 from archscore.errors import UnknownNameError
 from archscore.spaces.base import SearchSpace
 from archscore.spaces.darts import NB301
+from archscore.spaces.fbnet import FBNet
+from archscore.spaces.hat import HAT
 from archscore.spaces.nb101 import NB101
 from archscore.spaces.nb201 import NB201
+from archscore.spaces.ofa_mbv3 import OFAMobileNetV3
+from archscore.spaces.tnb101 import TNB101Macro, TNB101Micro
 
-SPACES: dict[str, type[SearchSpace]] = {cls.name: cls for cls in (NB201, NB101, NB301)}
+SPACES: dict[str, type[SearchSpace]] = {
+    cls.name: cls for cls in (NB201, NB101, NB301, TNB101Micro, TNB101Macro, FBNet, OFAMobileNetV3, HAT)
+}
 
 __all__ = ["SPACES", "SearchSpace", "get"]
 

@@ -93,6 +93,10 @@ class SearchSpace(ABC):
         """The canonical :class:`ArchGraph` of ``cell``'s network."""
         return from_onnx(self.to_onnx(cell, dataset), data_inputs=["x"])
 
-    def input_shape(self, dataset: str | None = None) -> tuple[int, ...]:
-        """Shape of the network's input for ``dataset`` (batch 1)."""
+    def input_shape(self, dataset: str | None = None, cell: object | None = None) -> tuple[int, ...]:
+        """Shape of the network's input for ``dataset`` (batch 1).
+
+        Spaces whose cells choose the input resolution (Once-for-All) read it from ``cell``;
+        the others ignore it.
+        """
         raise NotImplementedError

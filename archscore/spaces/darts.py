@@ -512,7 +512,7 @@ class NB301(SearchSpace):
         cells[k] = _check_cell(edges, ("normal", "reduce")[k])
         return genotype_string(Genotype(*cells))
 
-    def input_shape(self, dataset: str | None = None) -> tuple[int, ...]:
+    def input_shape(self, dataset: str | None = None, cell: object | None = None) -> tuple[int, ...]:
         cin, height, width, _ = DATASETS[self.dataset(dataset)]
         return (1, cin, height, width)
 

@@ -221,7 +221,7 @@ class NB101(SearchSpace):
             m, o = m2, o2
         raise RuntimeError(f"nb101: no mutation of {cell!r} found")  # not reachable: every cell has neighbours
 
-    def input_shape(self, dataset: str | None = None) -> tuple[int, ...]:
+    def input_shape(self, dataset: str | None = None, cell: object | None = None) -> tuple[int, ...]:
         self.dataset(dataset)
         return (1, 3, 32, 32)
 

@@ -115,7 +115,7 @@ class NB201(SearchSpace):
         ops[k] = rng.choice([op for op in OPS if op != ops[k]])
         return arch_string(ops)
 
-    def input_shape(self, dataset: str | None = None) -> tuple[int, ...]:
+    def input_shape(self, dataset: str | None = None, cell: object | None = None) -> tuple[int, ...]:
         res = DATASETS[self.dataset(dataset)][0]
         return (1, 3, res, res)
 

@@ -72,4 +72,4 @@ def test_a_table_serves_its_graphs_through_the_cache(tmp_path) -> None:
     graphs = fixture.graphs(cache=GraphCache(tmp_path, workers=1))
     assert graphs == [get("nb101").to_graph(c) for c in fixture.cells]
     with pytest.raises(ArchscoreError, match="not in a search space"):
-        data.load("fbnet").graphs()
+        data.load("nasbench_nlp").graphs()

@@ -243,3 +243,87 @@ def test_count_include_pad_only_matters_with_padding() -> None:
 
     assert pool(0, 0) == pool(1, 0)
     assert pool(0, 1) != pool(1, 1)
+
+
+class _Shuffle(torch.nn.Module):
+    """ShuffleNet's channel shuffle: same shape in and out, but every channel moves."""
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        return x.view(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+
+class _RoundTrip(torch.nn.Module):
+    """NCHW → NHWC → NCHW: a layout chain that moves nothing."""
+
+    def forward(self, x):
+        return x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)
+
+
+class _HardSwishByHand(torch.nn.Module):
+    """Once-for-All's h-swish, ``x * relu6(x + 3) / 6``."""
+
+    def forward(self, x):
+        return x * torch.nn.functional.relu6(x + 3.0) / 6.0
+
+
+class _HardSigmoidByHand(torch.nn.Module):
+    def forward(self, x):
+        return torch.nn.functional.relu6(x + 3.0) / 6.0
+
+
+class _MeanMean(torch.nn.Module):
+    """Once-for-All's global pooling, one spatial axis at a time."""
+
+    def forward(self, x):
+        return x.mean(3, keepdim=True).mean(2, keepdim=True)
+
+
+def _after_conv(tail: torch.nn.Module, how: str = "legacy"):
+    module = torch.nn.Sequential(torch.nn.Conv2d(8, 8, 1, groups=2), tail).eval()
+    return from_onnx(export(module, torch.randn(1, 8, 4, 4), how))
+
+
+@pytest.mark.parametrize(
+    ("tail", "same_as", "different_from"),
+    [
+        (_Shuffle(), None, torch.nn.Identity()),
+        (_RoundTrip(), torch.nn.Identity(), None),
+        (_HardSwishByHand(), torch.nn.Hardswish(), torch.nn.ReLU6()),
+        (_HardSigmoidByHand(), torch.nn.Hardsigmoid(), torch.nn.ReLU6()),
+        (_MeanMean(), torch.nn.AdaptiveAvgPool2d(1), None),
+    ],
+    ids=["channel-shuffle", "layout-round-trip", "hardswish", "hardsigmoid", "mean-of-means"],
+)
+def test_hand_written_forms_read_as_what_they_compute(tail, same_as, different_from) -> None:
+    """Layout chains are identities only when no element moves; relu6(x + 3) is a hard sigmoid;
+    a mean over each spatial axis in turn is global pooling."""
+    graph = _after_conv(tail)
+    if same_as is not None:
+        assert graph == _after_conv(same_as)
+    if different_from is not None:
+        assert graph != _after_conv(different_from)
+    if isinstance(tail, _Shuffle):
+        assert [n.op for n in graph.nodes][-1] == "layout"
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_attention_with_a_mask_on_its_scores_is_one_attention_node(masked: bool) -> None:
+    """A causal mask added between ``QKᵀ`` and the softmax keeps the block one node, the mask its 4th input."""
+    import numpy as np
+    from _build import model
+    from onnx import helper, numpy_helper
+
+    scores = "s"
+    nodes = [helper.make_node("MatMul", ["q", "k"], ["s"])]
+    inits = []
+    if masked:
+        nodes.append(helper.make_node("Add", ["s", "mask"], ["sm"]))
+        inits.append(numpy_helper.from_array(np.triu(np.full((4, 4), -1e9, np.float32), 1), "mask"))
+        scores = "sm"
+    nodes += [helper.make_node("Softmax", [scores], ["p"], axis=-1), helper.make_node("MatMul", ["p", "v"], ["y"])]
+    g = from_onnx(model(nodes, {"q": (2, 4, 8), "k": (2, 8, 4), "v": (2, 4, 8)}, ["y"], inits))
+    ops = [n.op for n in g.nodes if n.op != "input"]
+    assert ops == ["attention"]
+    assert len(g.nodes[-1].inputs) == (4 if masked else 3)
+    assert g.total_macs == 2 * (2 * 4 * 4 * 8)  # QKᵀ and AV
