@@ -44,7 +44,8 @@ class Source:
     datasets: dict[str, str] = field(default_factory=dict)
     """The table's dataset names → the space's dataset names, where they differ."""
     dataset: str | None = None
-    """The space's dataset every row was measured on, for a table of one task (HAT's per-task files)."""
+    """The space's dataset every row was measured on, for a table of one setting (HAT's per-task files,
+    FBNet's CIFAR-100 latencies); ``None`` when a row carries labels for several (NB201, TransNAS)."""
 
 
 _NB201_LATENCY_DEVICES = (
@@ -140,6 +141,7 @@ SOURCES: dict[str, Source] = {
             HELP,
             ("ops",),
             space="fbnet",
+            dataset="cifar100",
         ),
         Source(
             "ofa_mbv3",
@@ -189,6 +191,7 @@ SOURCES: dict[str, Source] = {
             NASLIB,
             ("naslib_arch",),
             space="nb301",
+            dataset="cifar10",
             unlabeled=True,
         ),
     )

@@ -64,10 +64,6 @@ _MAX_TRACKED = 1 << 22
 """Largest tensor (elements) whose element order is followed through a layout chain with a Transpose."""
 
 
-def _is_identity(order: np.ndarray | None) -> bool:
-    return order is not None and bool((order.reshape(-1) == np.arange(order.size)).all())
-
-
 class _Builder:
     def __init__(self, raw: RawGraph) -> None:
         self.raw = raw
@@ -443,7 +439,7 @@ class _Builder:
         # With a Transpose in a chain, equal shapes at both ends do not make it an identity (a
         # channel shuffle is Reshape → Transpose → Reshape): follow where each element goes.
         moves = any(w.op == "layout" and w.attrs.get("perm") is not None for w in self.nodes)
-        order: dict[str, np.ndarray | None] = {}
+        made_by: dict[str, _W] = {}  # layout output → the layout node writing it
         for w in self.nodes:
             if w.op != "layout":
                 kept.append(w)
@@ -454,17 +450,31 @@ class _Builder:
                 if not o:
                     continue
                 root[o] = base
-                if moves:
-                    order[o] = self._element_order(w, o, order[src] if src in order else self._identity(base))
+                made_by[o] = w
                 exits = o in outputs or o in read_outside
                 if not exits:
                     continue
                 same = self.shapes.get(o) == self.shapes.get(base) and self.shapes.get(o) is not None
-                if same and (not moves or _is_identity(order[o])):
+                if same and (not moves or self._moves_nothing(o, base, made_by)):
                     self.alias[o] = base
                 else:
                     kept.append(_W("layout", [base], [o]))
         self.nodes = kept
+
+    def _moves_nothing(self, out: str, base: str, made_by: dict[str, _W]) -> bool:
+        """Whether the layout chain from ``base`` to ``out`` (same shape) leaves every element in place."""
+        chain: list[tuple[_W, str]] = []
+        at = out
+        while at != base:
+            w = made_by[at]
+            chain.append((w, at))
+            at = w.inputs[0]
+        if all(w.attrs.get("perm") is None for w, _ in chain):
+            return True  # reshapes only: the element order never changes
+        order = self._identity(base)
+        for w, o in reversed(chain):
+            order = self._element_order(w, o, order)
+        return order is not None and bool((order.reshape(-1) == np.arange(order.size)).all())
 
     def _identity(self, name: str) -> np.ndarray | None:
         shape = self.shapes.get(name)

@@ -738,8 +738,30 @@ def _held_slices(nodes: Sequence[RawNode], sound: set[str]) -> set[int]:
     """
     if not any(n.op_type == "Slice" for n in nodes):
         return set()
-    sound = sound | {o for n in nodes if n.op_type in ("Shape", "Size") for o in n.outputs}
+    sound = set(sound)
+    for n in nodes:  # in topological order: soundness flows through ops that cannot make a dimension negative
+        if n.op_type in ("Shape", "Size") or (
+            n.op_type in _SIZE_KEEPING and n.domain in STANDARD_DOMAINS and all(not i or i in sound for i in n.inputs)
+        ):
+            sound.update(n.outputs)
     return {id(n) for n in nodes if n.op_type == "Slice" and n.inputs and n.inputs[0] not in sound}
+
+
+_SIZE_KEEPING = frozenset(
+    {
+        "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Where", "Equal", "Less", "Greater", "Not",
+        "And", "Or", "Relu", "LeakyRelu", "PRelu", "Elu", "Selu", "Celu", "Gelu", "Sigmoid", "HardSigmoid",
+        "HardSwish", "Tanh", "Softplus", "Softsign", "Mish", "Erf", "Exp", "Log", "Sqrt", "Reciprocal", "Neg", "Abs",
+        "Clip", "Floor", "Ceil", "Round", "Sin", "Cos", "Softmax", "LogSoftmax", "MatMul", "Gemm", "Transpose",
+        "Concat", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Expand", "Identity", "Dropout", "Cast", "CastLike",
+        "BatchNormalization", "LayerNormalization", "InstanceNormalization", "GroupNormalization", "Slice",
+        "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "Gather", "GatherElements",
+    }
+)  # fmt: skip
+"""Ops whose ONNX shape inference cannot turn sound (non-negative) input shapes into a negative
+dimension: their outputs broadcast, permute, join or copy input dimensions, or are unknown (Reshape and
+Expand with a negative target leave the shape unknown). Windowed ops (Conv, pooling), Pad, Tile, Split,
+TopK, Range … compute sizes by arithmetic and are not listed."""
 
 
 _DATA_FIELDS = ("raw_data", "float_data", "int32_data", "int64_data", "double_data", "uint64_data", "string_data")

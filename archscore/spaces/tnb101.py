@@ -28,7 +28,9 @@ Tasks (``datasets``; the first is the default) and the heads the benchmark puts 
 * ``class_scene`` (63 scene classes), ``class_object`` (100 object classes), ``room_layout``
   (a 9-value regression): global average pooling and a linear layer;
 * ``jigsaw``: the input is 9 tiles of 64×64; one encoder (shared weights) reads each tile, the
-  9 feature maps are concatenated, pooled, and a linear layer picks one of 1,000 permutations;
+  9 feature maps are concatenated, pooled, and a linear layer picks one of 1,000 permutations.
+  The network runs the encoder once on the nine tiles as a batch (the benchmark loops over them
+  with the same weights: the same computation, MACs and parameters, in a ninth of the nodes);
 * ``segmentsemantic``: the benchmark's 8-layer conv/deconv ``SegmentationDecoder`` to 17 classes
   at 256×256 (layers with BN and LeakyReLU(0.2); as many stride-2 deconvolutions as the encoder
   halved the resolution);
@@ -70,7 +72,6 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
 
 from archscore.errors import InvalidCellError
 from archscore.spaces._onnx import NetBuilder
@@ -220,31 +221,6 @@ def _tuple_digits(text: str, space: str) -> str | None:
 
 # -- network builders (onnx.helper) --------------------------------------------------------------
 WeightFn = Callable[[str, Sequence[int], "float | None"], str]
-
-
-class _SharedWeights:
-    """Learned tensors that can be handed out again: the jigsaw encoder reads 9 tiles with one set.
-
-    The first pass creates each tensor with :meth:`NetBuilder.weight`; after :meth:`replay` the
-    same requests, in the same order, get the same tensors back.
-    """
-
-    def __init__(self, b: NetBuilder) -> None:
-        self.b = b
-        self.names: list[str] = []
-        self.position: int | None = None
-
-    def __call__(self, kind: str, shape: Sequence[int], fill: float | None = None) -> str:
-        if self.position is None:
-            name = self.b.weight(kind, shape, fill)
-            self.names.append(name)
-            return name
-        name = self.names[self.position]
-        self.position += 1
-        return name
-
-    def replay(self) -> None:
-        self.position = 0
 
 
 def _conv(
@@ -412,13 +388,6 @@ def _generative_decoder(b: NetBuilder, x: str, cin: int, width: int, channels: i
     return _conv_layer(b, x, 16, channels, act="tanh")
 
 
-def _tile_index(b: NetBuilder, i: int) -> str:
-    """A scalar int64 index (``x[:, i]`` selects tile ``i`` and drops the axis)."""
-    name = f"tile_index_{i}"
-    b.initializers.append(numpy_helper.from_array(np.asarray(i, dtype=np.int64), name))
-    return name
-
-
 def build_network(
     name: str, modules: str, cell: Cell, dataset: str, weights: np.random.Generator | None, doc: str
 ) -> onnx.ModelProto:
@@ -426,14 +395,13 @@ def build_network(
     task = TASKS[dataset]
     b = NetBuilder(task.input_shape, rng=weights)
     if task.head == "jigsaw":
-        shared = _SharedWeights(b)
-        tiles = []
-        for i in range(JIGSAW_TILES):
-            tile = b.node("Gather", ["x", _tile_index(b, i)], "tile", axis=1)
-            y, c = _encoder(b, shared, tile, modules, cell)
-            shared.replay()
-            tiles.append(y)
-        pooled = b.flatten(b.global_avg_pool(b.concat(tiles)))
+        # one encoder reads the nine tiles as a batch of nine (the benchmark loops over them with shared
+        # weights: the same computation), then the tiles' features stand side by side as 9·C channels
+        tiles = b.node("Reshape", ["x", b.ints((JIGSAW_TILES, *task.input_shape[2:]))], "tiles")
+        y, c = _encoder(b, b.weight, tiles, modules, cell)
+        side = task.input_shape[-1] // 4 // 2 ** sum(map(halves, modules))
+        joined = b.node("Reshape", [y, b.ints((1, JIGSAW_TILES * c, side, side))], "joined")
+        pooled = b.flatten(b.global_avg_pool(joined))
         return b.model(b.linear(pooled, JIGSAW_TILES * c, task.outputs), name, doc)
     y, c = _encoder(b, b.weight, "x", modules, cell)
     width = task.input_shape[-1] // 4 // 2 ** sum(map(halves, modules))

@@ -255,7 +255,9 @@ class Siamese(nn.Module):
         self.decoder = LinearHead(JIGSAW_TILES * encoder.out_channels, outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(torch.cat([self.encoder(x[:, i, :, :, :]) for i in range(x.shape[1])], dim=1))
+        # the tiles as one batch through the shared encoder: the same as encoding each and concatenating
+        y = self.encoder(x.reshape(-1, *x.shape[2:]))
+        return self.decoder(y.reshape(x.shape[0], -1, y.shape[2], y.shape[3]))
 
 
 def tnb101_network(modules: str, ops: Sequence[str] | None, task: str) -> nn.Module:
