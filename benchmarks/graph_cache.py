@@ -48,11 +48,11 @@ def bundled_sets() -> dict[tuple[str, str], list[str]]:
 
     sets: dict[tuple[str, str], dict[str, None]] = {}
     for name, source in data.SOURCES.items():
-        if source.space_column is not None:  # a mixed table: one load per (space, dataset) group
+        if "dataset" in source.groups:  # rows of several datasets (and spaces): one load per group
             cols = data.read_source(name)
-            groups = sorted(set(zip(cols[source.space_column], cols["dataset"])))
-            for space_value, dataset in groups:
-                t = data.load(name, **{source.space_column: space_value, "dataset": dataset})
+            keys = [k for k in (source.space_column, "dataset") if k]
+            for values in sorted(set(zip(*(cols[k] for k in keys)))):
+                t = data.load(name, **dict(zip(keys, values)))
                 if t.space is not None and t.dataset is not None:
                     sets.setdefault((t.space, t.dataset), {}).update(dict.fromkeys(t.cells or []))
             continue

@@ -174,6 +174,19 @@ SOURCES: dict[str, Source] = {
             ("recipe",),
         ),
         Source(
+            "nbgraph",
+            ("nbgraph/nbgraph.csv.gz",),
+            "NAS-Bench-Graph, all 26,206 GNN architectures on 9 node-classification graphs (2,021 on "
+            "ogbn-proteins): validation and test performance (accuracy; ROC-AUC on ogbn-proteins), inference "
+            "latency (s), params (M); filter on dataset",
+            "PyPI nas-bench-graph 1.4.0 (THUMNLab/NAS-Bench-Graph) nas_bench_graph/light/*.bench",
+            "Apache-2.0 (NAS-Bench-Graph)",
+            ("arch",),
+            space="nbgraph",
+            groups=("dataset",),
+            id_columns=("bench_key",),
+        ),
+        Source(
             "nb101_pool",
             ("unlabeled/nasbench101_arch_pool.csv.gz",),
             "10,250 unlabeled NAS-Bench-101 architectures (NASLib tuples), for pretraining and as candidates",

@@ -54,6 +54,9 @@ class _W:
     attrs: dict[str, object] = field(default_factory=dict)
     params: int = 0
     weight_params: int = 0
+    moves: tuple = ()
+    """For a collapsed layout chain: what each step did (op, permutation, constant operands, shape),
+    so that two chains from one tensor are merged only when they move the same elements."""
 
 
 def _pos_axis(axis: int, rank: int | None) -> int:
@@ -195,7 +198,9 @@ class _Builder:
             else:
                 rank = self.rank(ins[0])
                 perm = a.get("perm", tuple(range((rank or 0) - 1, -1, -1))) if t == "Transpose" else None
-                self.emit("layout", [ins[0]], list(outs), {"onnx_op": t, "perm": perm})
+                operands = tuple(_digest(v.tobytes()) if (v := self.value(i)) is not None else i for i in ins[1:])
+                attrs = {"onnx_op": t, "perm": perm, "operands": operands, "axis": a.get("axis"), "attrs": a}
+                self.emit("layout", [ins[0]], list(outs), attrs)
             return
         if t in REDUCE:
             self.reduce(n, data)
@@ -458,8 +463,20 @@ class _Builder:
                 if same and (not moves or self._moves_nothing(o, base, made_by)):
                     self.alias[o] = base
                 else:
-                    kept.append(_W("layout", [base], [o]))
+                    kept.append(_W("layout", [base], [o], moves=self._chain_steps(o, base, made_by)))
         self.nodes = kept
+
+    def _chain_steps(self, out: str, base: str, made_by: dict[str, _W]) -> tuple:
+        steps = []
+        at = out
+        while at != base:
+            w = made_by[at]
+            a = w.attrs
+            steps.append(
+                (a.get("onnx_op"), a.get("perm"), a.get("operands"), repr(a.get("attrs")), self.shapes.get(at))
+            )
+            at = w.inputs[0]
+        return tuple(steps)
 
     def _moves_nothing(self, out: str, base: str, made_by: dict[str, _W]) -> bool:
         """Whether the layout chain from ``base`` to ``out`` (same shape) leaves every element in place."""
@@ -654,9 +671,9 @@ class _Builder:
                 continue
             self.resolve(w)
             ins = tuple(sorted(w.inputs)) if w.op in COMMUTATIVE else tuple(w.inputs)
-            group = groups.setdefault((w.op, ins, len(w.outputs)), [])
+            group = groups.setdefault((w.op, ins, len(w.outputs), w.moves), [])
             mine = _attr_tuple(w.attrs, memo) if group else None  # attributes compared only on a collision
-            first = next((g for g in group if _attr_tuple(g.attrs, memo) == mine), w)
+            first = next((g for g in group if _attr_tuple(g.attrs, memo) == mine and self._same_shapes(g, w)), w)
             if first is w:
                 group.append(w)
                 kept.append(w)
@@ -665,6 +682,10 @@ class _Builder:
                 if out:
                     alias[out] = same
         self.nodes = kept
+
+    def _same_shapes(self, a: _W, b: _W) -> bool:
+        shapes = self.shapes
+        return all(shapes.get(x) == shapes.get(y) for x, y in zip(a.outputs, b.outputs))
 
     # -- pass 5: canonical order ----------------------------------------------------------------
     def live(self, nodes: list[_W]) -> tuple[list[_W], list[str]]:

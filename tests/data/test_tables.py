@@ -12,10 +12,11 @@ from archscore import data
 from archscore.data.tables import bundled_path
 from archscore.errors import UnknownNameError
 
-# Row counts as documented by the verified extraction (shared/data/README.md).
+# Row counts as documented by the verified extraction (shared/data/README.md) and NAS-Bench-Graph.
 ROWS = {
     "nb201": 15_625, "nb101_fixture": 30, "naslib_zc": 15_095, "tnb101_micro": 4_096, "tnb101_macro": 3_256,
     "fbnet": 5_000, "ofa_mbv3": 5_000, "nasbench_nlp": 345, "nb101_pool": 10_250, "nb301_pool": 11_221,
+    "nbgraph": 8 * 26_206 + 2_021,  # 26,206 architectures on 8 graphs, 2,021 evaluated on ogbn-proteins
     **{name: 2_000 for name in data.SOURCES if name.startswith("hat_")},
 }  # fmt: skip
 
