@@ -327,3 +327,29 @@ def test_attention_with_a_mask_on_its_scores_is_one_attention_node(masked: bool)
     assert ops == ["attention"]
     assert len(g.nodes[-1].inputs) == (4 if masked else 3)
     assert g.total_macs == 2 * (2 * 4 * 4 * 8)  # QKᵀ and AV
+
+
+def test_two_different_slices_of_one_tensor_stay_two_nodes() -> None:
+    """Equal parameter-free ops on one tensor are merged, but two layout chains only when they move the
+    same elements: rows 0–1 and rows 0–2 (or a fused projection's q and v) are different tensors."""
+    import numpy as np
+    from _build import model
+    from onnx import helper, numpy_helper
+
+    def graph(rows_b: list[int]):
+        nodes = [
+            helper.make_node("Gather", ["x", "ia"], ["ga"], axis=0),
+            helper.make_node("Relu", ["ga"], ["ra"]),
+            helper.make_node("Gather", ["x", "ib"], ["gb"], axis=0),
+            helper.make_node("Relu", ["gb"], ["rb"]),
+        ]
+        inits = [numpy_helper.from_array(np.array(r, np.int64), n) for r, n in (([0, 1], "ia"), (rows_b, "ib"))]
+        return from_onnx(model(nodes, {"x": (4, 3)}, ["ra", "rb"], inits))
+
+    for rows_b, layouts in (([0, 1], 1), ([2, 3], 2), ([0, 1, 2], 2)):
+        g = graph(rows_b)
+        assert sum(n.op == "layout" for n in g.nodes) == layouts, rows_b
+        for n in g.nodes:  # every node's input shape is the shape its producer makes
+            if n.op == "relu":
+                ((src, slot),) = n.inputs
+                assert g.nodes[src].outputs[slot] == n.outputs[0]
