@@ -10,11 +10,15 @@ not change the architecture:
   are pass-throughs, except multiplication by zero, which is a ``zero`` node (the ``none`` edge of
   NAS cells: it keeps the edge and its shape but passes nothing on);
 * a chain of layout ops (Reshape/Transpose/Flatten/Squeeze/Unsqueeze/Slice/Gather/Split/Expand)
-  becomes one ``layout`` node per tensor leaving the chain, and disappears if it keeps the shape;
+  becomes one ``layout`` node per tensor leaving the chain, and disappears if it keeps the shape
+  and moves no element (a channel shuffle keeps the shape but is not an identity);
 * BatchNorm after a convolution is folded into it (as every exporter does by default);
   ``Gemm`` and ``MatMul`` + bias ``Add`` are both ``linear``; ``x * sigmoid(x)`` is ``silu``,
-  ``x * erf(x)``-style GELU is ``gelu``, ``x * hardsigmoid(x)`` is ``hardswish``;
-  ``MatMul → Softmax → MatMul`` is ``attention``; a spatial ReduceMean is global pooling;
+  ``x * erf(x)``-style GELU is ``gelu``, ``relu6(x + 3) / 6`` is ``hardsigmoid`` and
+  ``x * hardsigmoid(x)`` is ``hardswish``; ``MatMul → [Add(mask) →] Softmax → MatMul`` is
+  ``attention`` (a mask its 4th input); a spatial ReduceMean, or one per spatial axis in turn, is
+  global pooling;
+* equal parameter-free ops on the same tensors are one node (exporters' CSE differs);
 * nodes are ordered by a structural hash (ancestors and descendants), not by export order, and
   the inputs of commutative ops are sorted.
 """
