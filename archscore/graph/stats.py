@@ -31,7 +31,15 @@ STAT_NAMES: tuple[str, ...] = (
     "conv_k1", "conv_k3", "conv_k5", "conv_k7_plus", "mean_kernel", "compute_macs_share_conv",
     "compute_macs_share_linear", "compute_macs_share_attention", "compute_macs_share_recurrent",
     *(f"count_{op}" for op in VOCABULARY if op != "input"),
+    "effective_macs", "effective_params", "effective_nodes", "effective_compute_nodes", "effective_depth",
+    "effective_compute_depth", "effective_conv_k1", "effective_conv_k3_plus", "effective_pools", "effective_merges",
+    "dead_nodes",
 )  # fmt: skip
+"""The ``effective_*`` statistics count only the computation that reaches the output: a node whose
+input is all zeros (a NAS cell's ``none`` edge, and whatever reads only such edges) computes
+nothing that depends on the input, and a node whose output is only multiplied by zero contributes
+nothing; ``dead_nodes`` counts the rest. Two cells that differ only in dead edges are the same network."""
+_POOLS = frozenset({"max_pool", "avg_pool", "lp_pool", "global_avg_pool", "global_max_pool"})
 
 
 @functools.lru_cache(maxsize=4096)
@@ -141,4 +149,44 @@ def stats(graph: ArchGraph) -> dict[str, float]:
     for op, count in counts.items():
         if op != "input":
             out[f"count_{op}"] = float(count)
+    _effective(graph, preds, out)
     return out
+
+
+def _effective(graph: ArchGraph, preds: list[list[int]], out: dict[str, float]) -> None:
+    """The ``effective_*`` statistics: computation that depends on the input and reaches an output."""
+    nodes = graph.nodes
+    n = len(nodes)
+    informative = [False] * n  # depends on the data input (not only on zeros and constants)
+    for i, x in enumerate(nodes):
+        informative[i] = x.op == "input" or (x.op != "zero" and any(informative[p] for p in preds[i]))
+    useful = [False] * n  # informative, and some path to an output does not pass through a zero
+    for s, _ in graph.outputs:
+        useful[s] = informative[s]
+    for i in range(n - 1, -1, -1):
+        if useful[i] and nodes[i].op != "zero":
+            for p in preds[i]:
+                if informative[p]:
+                    useful[p] = True
+    depth = [0] * n
+    cdepth = [0] * n
+    for i, x in enumerate(nodes):
+        if not useful[i]:
+            continue
+        live = [p for p in preds[i] if useful[p]]
+        depth[i] = max([depth[p] for p in live], default=0) + (x.op not in _STRUCTURAL)
+        cdepth[i] = max([cdepth[p] for p in live], default=0) + (x.op in COMPUTE)
+        if x.op in _STRUCTURAL:
+            continue
+        out["effective_nodes"] += 1
+        out["effective_macs"] += x.macs
+        out["effective_params"] += x.params
+        out["effective_compute_nodes"] += x.op in COMPUTE
+        if x.op in ("conv", "dwconv", "conv_transpose"):
+            k = max(x.attr("kernel", (1,)))  # type: ignore[type-var, arg-type]
+            out["effective_conv_k1" if k == 1 else "effective_conv_k3_plus"] += 1
+        out["effective_pools"] += x.op in _POOLS
+        out["effective_merges"] += x.op in MERGES and sum(useful[p] for p in preds[i]) >= 2
+    out["effective_depth"] = float(max(depth, default=0))
+    out["effective_compute_depth"] = float(max(cdepth, default=0))
+    out["dead_nodes"] = float(sum(1 for i, x in enumerate(nodes) if not useful[i] and x.op not in _STRUCTURAL))

@@ -50,3 +50,23 @@ def test_peak_activation_counts_only_live_tensors() -> None:
     s = chain.stats()
     assert s["activation_elements"] == 200
     assert s["peak_activation_elements"] == 200  # an op's input and output are alive together, never three
+
+
+def test_effective_statistics_see_through_dead_edges() -> None:
+    """NB201 cells whose only difference is computation that never reaches the output (a conv behind
+    a ``none`` edge, a node read only through ``none`` edges) have equal effective statistics, and
+    those equal the plain statistics of the cell without the dead part."""
+    from archscore.spaces import get
+
+    space = get("nb201")
+    dead_branch = "|none~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"
+    other_dead = "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"
+    identity = "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"
+    stats = [space.to_graph(c).stats() for c in (dead_branch, other_dead, identity)]
+    effective = [k for k in STAT_NAMES if k.startswith("effective_")]
+    assert [s["effective_macs"] for s in stats] == [stats[2]["macs"]] * 3
+    assert all({k: s[k] for k in effective} == {k: stats[0][k] for k in effective} for s in stats)
+    assert stats[0]["macs"] > stats[1]["macs"] > stats[2]["macs"]  # the plain counts do see the dead convs
+    assert stats[0]["dead_nodes"] > stats[1]["dead_nodes"] > 0
+    chain = space.to_graph("|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|none~0|none~1|nor_conv_3x3~2|").stats()
+    assert chain["effective_compute_depth"] == chain["compute_depth"] and chain["effective_conv_k3_plus"] == 50

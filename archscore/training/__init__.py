@@ -1,0 +1,1 @@
+"""Training and evaluation: the metrics every reported number comes from (``metrics``)."""

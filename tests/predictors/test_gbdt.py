@@ -1,0 +1,46 @@
+"""The LightGBM ensemble: the scikit-learn contract, an uncertainty that means something, and real NB201 data."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from archscore.predictors.gbdt import GBDTRegressor
+from archscore.training import metrics
+
+
+@parametrize_with_checks([GBDTRegressor(n_members=2, n_estimators=20, random_state=0)])
+def test_scikit_learn_contract(estimator, check) -> None:
+    check(estimator)
+
+
+def _data(n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, (n, 5))
+    y = 3 * X[:, 0] + np.sin(3 * X[:, 1]) + 0.3 * rng.normal(size=n)
+    return X, y
+
+
+def test_same_seed_same_predictions_and_a_round_trip() -> None:
+    X, y = _data()
+    a = GBDTRegressor(n_members=3, n_estimators=50, random_state=7).fit(X, y)
+    b = clone(a).fit(X, y)
+    mean, std = a.predict(X, return_std=True)
+    assert np.array_equal(mean, b.predict(X)) and (std >= 0).all()
+    again = pickle.loads(pickle.dumps(a))
+    assert np.array_equal(again.predict(X), mean)
+    assert a.predict_members(X).shape == (3, len(X))
+    other = GBDTRegressor(n_members=3, n_estimators=50, random_state=8).fit(X, y)
+    assert not np.array_equal(other.predict(X), mean)
+
+
+def test_the_90_percent_interval_holds_about_90_percent_of_held_out_truths() -> None:
+    X, y = _data(1500, seed=1)
+    model = GBDTRegressor(n_members=8, n_estimators=150, random_state=0).fit(X[:500], y[:500])
+    mean, std = model.predict(X[500:], return_std=True)
+    coverage = metrics.coverage90(y[500:], mean, std)
+    assert 0.8 <= coverage <= 0.98, coverage
+    assert metrics.spearman_rho(y[500:], mean) > 0.9
