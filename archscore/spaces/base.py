@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import json
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -15,6 +17,17 @@ from archscore.graph import ArchGraph, from_onnx
 
 if TYPE_CHECKING:
     from torch import nn
+
+
+def literal_text(text: str) -> object:
+    """A JSON or Python literal written as text (configs given as ``{…}``); ``ValueError`` if it is neither."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        try:
+            return ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            raise ValueError(f"{text[:80]!r} is not a JSON or Python literal") from None
 
 
 class SearchSpace(ABC):

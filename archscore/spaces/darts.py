@@ -36,7 +36,6 @@ indices into :data:`OPS`), NAS-Bench-301's ConfigSpace dictionary (``edge_normal
 from __future__ import annotations
 
 import ast
-import json
 import random
 from collections.abc import Mapping, Sequence
 from math import comb, prod
@@ -48,7 +47,7 @@ import onnx
 
 from archscore.errors import InvalidCellError, UnknownNameError
 from archscore.spaces._onnx import NetBuilder
-from archscore.spaces.base import SearchSpace
+from archscore.spaces.base import SearchSpace, literal_text
 
 if TYPE_CHECKING:
     from torch import nn
@@ -250,12 +249,9 @@ def parse(cell: object) -> Genotype:
             return _from_genotype_text(text)
         if text.startswith("{"):
             try:
-                config = json.loads(text)
+                config = literal_text(text)
             except ValueError:
-                try:
-                    config = ast.literal_eval(text)
-                except (ValueError, SyntaxError):
-                    raise _fail(f"{text[:80]!r} is not a readable config dictionary") from None
+                raise _fail(f"{text[:80]!r} is not a readable config dictionary") from None
             return parse(config)
         if text.startswith(("(", "[")):
             try:

@@ -48,10 +48,8 @@ decoder also returns (for alignment) are not computed: they are not part of the 
 
 from __future__ import annotations
 
-import ast
 import functools
 import itertools
-import json
 import math
 import random
 import re
@@ -65,7 +63,7 @@ from onnx import TensorProto, helper
 
 from archscore.errors import InvalidCellError, UnknownNameError
 from archscore.spaces._onnx import NetBuilder
-from archscore.spaces.base import SearchSpace
+from archscore.spaces.base import SearchSpace, literal_text
 
 if TYPE_CHECKING:
     from torch import nn
@@ -307,12 +305,9 @@ def _fields_of_text(text: str) -> dict[str, object]:
     """``k=v; k=v`` (the canonical and the tables' spelling) or HAT's YAML ``key: value`` lines."""
     if text.startswith("{"):
         try:
-            parsed = json.loads(text)
+            parsed = literal_text(text)
         except ValueError:
-            try:
-                parsed = ast.literal_eval(text)
-            except (ValueError, SyntaxError):
-                raise InvalidCellError(f"hat: {text[:80]!r}… is not a readable config dict") from None
+            raise InvalidCellError(f"hat: {text[:80]!r}… is not a readable config dict") from None
         if not isinstance(parsed, Mapping):
             raise InvalidCellError("hat: a config given as a dict must be a mapping of fields")
         return _flatten(parsed)

@@ -10,6 +10,20 @@ from torch import nn
 from archscore.spaces.nb201 import EDGES
 
 
+def sum_of_edges(edges: nn.ModuleList, x: torch.Tensor) -> torch.Tensor:
+    """A 4-node cell (NB201, TransNAS micro): node ``j`` sums its incoming edges (in :data:`EDGES`
+    order) as a chain of ``+``; the last node is the output."""
+    nodes = [x]
+    for j in range(1, 4):
+        total: torch.Tensor | None = None
+        for k, (src, dst) in enumerate(EDGES):
+            if dst == j:
+                y = edges[k](nodes[src])
+                total = y if total is None else total + y
+        nodes.append(total)  # type: ignore[arg-type]
+    return nodes[-1]
+
+
 class ReLUConvBN(nn.Sequential):
     def __init__(self, cin: int, cout: int, kernel: int, stride: int) -> None:
         super().__init__(nn.ReLU(), nn.Conv2d(cin, cout, kernel, stride, kernel // 2, bias=False), nn.BatchNorm2d(cout))
@@ -44,15 +58,7 @@ class NB201Cell(nn.Module):
         self.edges = nn.ModuleList(edge_module(op, c) for op in ops)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        nodes = [x]
-        for j in range(1, 4):
-            total: torch.Tensor | None = None
-            for k, (src, dst) in enumerate(EDGES):
-                if dst == j:
-                    y = self.edges[k](nodes[src])
-                    total = y if total is None else total + y
-            nodes.append(total)  # type: ignore[arg-type]
-        return nodes[-1]
+        return sum_of_edges(self.edges, x)
 
 
 class NB201Reduction(nn.Module):

@@ -33,8 +33,6 @@ entries). Without ``r`` the resolution is 224, OFA's default.
 
 from __future__ import annotations
 
-import ast
-import json
 import random
 import re
 from collections.abc import Mapping, Sequence
@@ -46,7 +44,7 @@ import onnx
 from archscore.errors import InvalidCellError
 from archscore.spaces._mbconv import Activation, activation, conv_bn_act, inverted_residual, make_divisible
 from archscore.spaces._onnx import NetBuilder
-from archscore.spaces.base import SearchSpace
+from archscore.spaces.base import SearchSpace, literal_text
 
 if TYPE_CHECKING:
     from torch import nn
@@ -138,12 +136,9 @@ _KEYS = ("ks", "e", "d", "r")
 def _mapping_from_text(text: str) -> Mapping[str, object]:
     if text.startswith("{"):
         try:
-            parsed = json.loads(text)
+            parsed = literal_text(text)
         except ValueError:
-            try:
-                parsed = ast.literal_eval(text)
-            except (ValueError, SyntaxError):
-                raise _fail(f"{text[:80]!r} is not a JSON/Python mapping of ks, e, d, r") from None
+            raise _fail(f"{text[:80]!r} is not a JSON/Python mapping of ks, e, d, r") from None
         if not isinstance(parsed, Mapping):
             raise _fail(f"{text[:80]!r} is not a mapping of ks, e, d, r")
         return parsed

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from archscore.spaces.nb201_torch import sum_of_edges
 from archscore.spaces.tnb101 import (
     BASE_CHANNELS,
     CELLS_PER_MODULE,
@@ -95,15 +96,7 @@ class MicroCell(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        nodes = [x]
-        for j in range(1, 4):
-            total: torch.Tensor | None = None
-            for k, (src, dst) in enumerate(EDGES):
-                if dst == j:
-                    y = self.edges[k](nodes[src])
-                    total = y if total is None else total + y
-            nodes.append(total)  # type: ignore[arg-type]
-        return nodes[-1]
+        return sum_of_edges(self.edges, x)
 
 
 class BasicBlock(nn.Module):
