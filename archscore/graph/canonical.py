@@ -58,7 +58,7 @@ class _W:
     attrs: dict[str, object] = field(default_factory=dict)
     params: int = 0
     weight_params: int = 0
-    moves: tuple = ()
+    steps: tuple = ()
     """For a collapsed layout chain: what each step did (op, permutation, constant operands, shape),
     so that two chains from one tensor are merged only when they move the same elements."""
 
@@ -203,7 +203,7 @@ class _Builder:
                 rank = self.rank(ins[0])
                 perm = a.get("perm", tuple(range((rank or 0) - 1, -1, -1))) if t == "Transpose" else None
                 operands = tuple(_digest(v.tobytes()) if (v := self.value(i)) is not None else i for i in ins[1:])
-                attrs = {"onnx_op": t, "perm": perm, "operands": operands, "axis": a.get("axis"), "attrs": a}
+                attrs = {"onnx_op": t, "perm": perm, "operands": operands, "attrs": a}
                 self.emit("layout", [ins[0]], list(outs), attrs)
             return
         if t in REDUCE:
@@ -467,29 +467,28 @@ class _Builder:
                 if same and (not moves or self._moves_nothing(o, base, made_by)):
                     self.alias[o] = base
                 else:
-                    kept.append(_W("layout", [base], [o], moves=self._chain_steps(o, base, made_by)))
+                    steps = tuple(
+                        (step.attrs.get("onnx_op"), step.attrs.get("perm"), step.attrs.get("operands"),
+                         repr(step.attrs.get("attrs")), self.shapes.get(at))
+                        for step, at in self._chain(o, base, made_by)
+                    )  # fmt: skip
+                    kept.append(_W("layout", [base], [o], steps=steps))
         self.nodes = kept
 
-    def _chain_steps(self, out: str, base: str, made_by: dict[str, _W]) -> tuple:
-        steps = []
-        at = out
-        while at != base:
-            w = made_by[at]
-            a = w.attrs
-            steps.append(
-                (a.get("onnx_op"), a.get("perm"), a.get("operands"), repr(a.get("attrs")), self.shapes.get(at))
-            )
-            at = w.inputs[0]
-        return tuple(steps)
-
-    def _moves_nothing(self, out: str, base: str, made_by: dict[str, _W]) -> bool:
-        """Whether the layout chain from ``base`` to ``out`` (same shape) leaves every element in place."""
+    @staticmethod
+    def _chain(out: str, base: str, made_by: dict[str, _W]) -> list[tuple[_W, str]]:
+        """The layout nodes from ``out`` back to ``base``, each with the tensor it writes."""
         chain: list[tuple[_W, str]] = []
         at = out
         while at != base:
             w = made_by[at]
             chain.append((w, at))
             at = w.inputs[0]
+        return chain
+
+    def _moves_nothing(self, out: str, base: str, made_by: dict[str, _W]) -> bool:
+        """Whether the layout chain from ``base`` to ``out`` (same shape) leaves every element in place."""
+        chain = self._chain(out, base, made_by)
         if all(w.attrs.get("perm") is None for w, _ in chain):
             return True  # reshapes only: the element order never changes
         order = self._identity(base)
@@ -514,8 +513,8 @@ class _Builder:
                 at = at.transpose(perm)
             elif op in ("Reshape", "Flatten", "Squeeze", "Unsqueeze"):
                 at = at.reshape(shape)
-            else:  # Slice, Gather, Expand …: not an identity unless nothing moved
-                return at if tuple(at.shape) == tuple(shape) and op == "Identity" else None
+            else:  # Slice, Gather, Expand …: not followed (the chain is kept as a layout node)
+                return None
         except ValueError:
             return None
         return at if tuple(at.shape) == tuple(shape) else None
@@ -675,7 +674,7 @@ class _Builder:
                 continue
             self.resolve(w)
             ins = tuple(sorted(w.inputs)) if w.op in COMMUTATIVE else tuple(w.inputs)
-            group = groups.setdefault((w.op, ins, len(w.outputs), w.moves), [])
+            group = groups.setdefault((w.op, ins, len(w.outputs), w.steps), [])
             mine = _attr_tuple(w.attrs, memo) if group else None  # attributes compared only on a collision
             first = next((g for g in group if _attr_tuple(g.attrs, memo) == mine and self._same_shapes(g, w)), w)
             if first is w:

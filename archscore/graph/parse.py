@@ -828,7 +828,7 @@ def _infer_shapes(
     values: dict[str, np.ndarray],
     inputs: Mapping[str, tuple[list[int], int]],
     types: dict[str, int],
-    held: set[int] = frozenset(),  # type: ignore[assignment]
+    held: set[int],
 ) -> dict[str, Shape | None]:
     """Shapes of every tensor from ONNX shape inference on a weightless model (element types go to ``types``).
 
