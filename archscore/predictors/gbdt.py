@@ -2,11 +2,8 @@
 
 In the spirit of GBDT-NAS: boosted trees are strong on small tabular feature sets and fit in
 milliseconds. archscore trains ``n_members`` boosters, each on a bootstrap sample with its own
-seed; their spread is the model's own (epistemic) uncertainty. A bootstrap ensemble alone is
-overconfident, so an error the members cannot see in their spread is added,
-``std² = var(members) + σ²``, with σ calibrated on the out-of-bag rows (each row predicted only
-by the members that did not train on it): the smallest σ for which 90 % of the out-of-bag
-residuals fall inside ``±1.645·std``. The 90 % interval then holds about 90 % of held-out truths.
+seed; their spread plus an out-of-bag calibrated noise term is the std (see
+:mod:`archscore.predictors._ensemble`).
 """
 
 from __future__ import annotations
@@ -15,8 +12,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from archscore.predictors._ensemble import EnsembleMixin, OutOfBag, bootstrap_rows
 
-class GBDTRegressor(RegressorMixin, BaseEstimator):
+
+class GBDTRegressor(EnsembleMixin, RegressorMixin, BaseEstimator):
     """An ensemble of LightGBM regressors on bootstrap samples; ``predict(X, return_std=True)``.
 
     Args:
@@ -76,19 +75,16 @@ class GBDTRegressor(RegressorMixin, BaseEstimator):
         if self.n_members < 1:
             raise ValueError(f"n_members must be at least 1, got {self.n_members}")
         rng = np.random.default_rng(self.random_state)
-        n = len(y)
         self.estimators_ = []
-        oob = np.zeros((3, n))  # per row: count, sum and sum of squares of out-of-bag predictions
+        oob = OutOfBag(len(y))
         for _ in range(self.n_members):
             seed = int(rng.integers(2**31 - 1))
-            rows = rng.integers(0, n, n) if self.bootstrap and n > 1 else np.arange(n)
+            rows, unseen = bootstrap_rows(rng, len(y), self.bootstrap)
             booster = self._booster(seed).fit(X[rows], y[rows])
             self.estimators_.append(booster)
-            unseen = np.setdiff1d(np.arange(n), rows)
             if unseen.size:
-                p = booster.predict(X[unseen])
-                oob[:, unseen] += (np.ones_like(p), p, p**2)
-        self.noise_std_ = _calibrated_noise(y, *oob)
+                oob.add(unseen, booster.predict(X[unseen]))
+        self.noise_std_ = oob.noise_std(y)
         return self
 
     def predict_members(self, X) -> np.ndarray:
@@ -96,24 +92,3 @@ class GBDTRegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return np.stack([b.predict(X) for b in self.estimators_])
-
-    def predict(self, X, return_std: bool = False):
-        members = self.predict_members(X)
-        mean = members.mean(axis=0)
-        if not return_std:
-            return mean
-        std = np.sqrt(members.var(axis=0) + self.noise_std_**2)
-        return mean, std
-
-
-def _calibrated_noise(y: np.ndarray, count: np.ndarray, total: np.ndarray, squares: np.ndarray) -> float:
-    """The smallest σ with 90 % of out-of-bag residuals inside ``±Z90·sqrt(spread² + σ²)``; 0 without OOB rows."""
-    from archscore.training.metrics import Z90
-
-    seen = count > 0
-    if seen.sum() < 2:
-        return 0.0  # one member without bootstrap: nothing is out of bag
-    mean = total[seen] / count[seen]
-    spread2 = np.maximum(squares[seen] / count[seen] - mean**2, 0.0)
-    need = (y[seen] - mean) ** 2 / Z90**2 - spread2  # σ² each row needs to be covered
-    return float(np.sqrt(max(np.quantile(need, 0.9), 0.0)))
