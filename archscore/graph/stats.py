@@ -153,14 +153,25 @@ def stats(graph: ArchGraph) -> dict[str, float]:
     return out
 
 
-def _effective(graph: ArchGraph, preds: list[list[int]], out: dict[str, float]) -> None:
-    """The ``effective_*`` statistics: computation that depends on the input and reaches an output."""
+def producers(graph: ArchGraph) -> list[list[int]]:
+    """The distinct nodes each node reads (constants excluded), ascending."""
+    return [sorted({s for s, _ in x.inputs if s != CONST}) for x in graph.nodes]
+
+
+def useful_nodes(graph: ArchGraph, preds: list[list[int]] | None = None) -> list[bool]:
+    """Per node: does it compute something that depends on the input and reaches an output?
+
+    A node whose inputs are all zeros (a NAS cell's ``none`` edge, and whatever reads only such
+    edges) is not informative; an informative node whose every path to an output passes through a
+    ``zero`` is not useful either. Two cells that differ only in such nodes are the same network.
+    """
     nodes = graph.nodes
+    preds = producers(graph) if preds is None else preds
     n = len(nodes)
-    informative = [False] * n  # depends on the data input (not only on zeros and constants)
+    informative = [False] * n
     for i, x in enumerate(nodes):
         informative[i] = x.op == "input" or (x.op != "zero" and any(informative[p] for p in preds[i]))
-    useful = [False] * n  # informative, and some path to an output does not pass through a zero
+    useful = [False] * n
     for s, _ in graph.outputs:
         useful[s] = informative[s]
     for i in range(n - 1, -1, -1):
@@ -168,6 +179,14 @@ def _effective(graph: ArchGraph, preds: list[list[int]], out: dict[str, float]) 
             for p in preds[i]:
                 if informative[p]:
                     useful[p] = True
+    return useful
+
+
+def _effective(graph: ArchGraph, preds: list[list[int]], out: dict[str, float]) -> None:
+    """The ``effective_*`` statistics: computation of the :func:`useful_nodes` only."""
+    nodes = graph.nodes
+    n = len(nodes)
+    useful = useful_nodes(graph, preds)
     depth = [0] * n
     cdepth = [0] * n
     for i, x in enumerate(nodes):

@@ -1,1 +1,2 @@
-"""Training and evaluation: the metrics every reported number comes from (``metrics``)."""
+"""Training and evaluation: the metrics every reported number comes from (``metrics``) and the
+protocols that produce them (``protocols``)."""
