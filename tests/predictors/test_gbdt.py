@@ -44,3 +44,19 @@ def test_the_90_percent_interval_holds_about_90_percent_of_held_out_truths() -> 
     coverage = metrics.coverage90(y[500:], mean, std)
     assert 0.8 <= coverage <= 0.98, coverage
     assert metrics.spearman_rho(y[500:], mean) > 0.9
+
+
+def test_a_latency_like_target_is_learned_on_the_log_scale() -> None:
+    from archscore.predictors.log_target import LogTargetRegressor
+
+    rng = np.random.default_rng(2)
+    X = rng.uniform(0, 3, (800, 3))
+    y = np.exp(X[:, 0] + 0.5 * X[:, 1]) * (1 + 0.02 * rng.normal(size=800))  # 1 to 150 ms, 2 % noise
+    model = LogTargetRegressor(GBDTRegressor(n_members=3, n_estimators=200), random_state=0).fit(X[:400], y[:400])
+    mean, std = model.predict(X[400:], return_std=True)
+    assert metrics.within_percent(y[400:], mean, 10) > 0.4 and metrics.spearman_rho(y[400:], mean) > 0.95
+    low, high = model.predict_interval(X[400:])
+    assert (low < mean).all() and (mean < high).all() and (std > 0).all()
+    assert 0.8 <= np.mean((low <= y[400:]) & (y[400:] <= high)) <= 0.99
+    with np.testing.assert_raises_regex(ValueError, r"rows \[1\]"):
+        LogTargetRegressor().fit(X[:3], [1.0, -2.0, 3.0])

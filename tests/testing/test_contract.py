@@ -25,6 +25,7 @@ def _small(name: str):
         "GBDTRegressor": {"n_members": 2, "n_estimators": 30},
         "MLPEnsembleRegressor": {"n_members": 2, "epochs": 30},
         "ClusterEnsembleRegressor": {"n_clusters": 2},
+        "LogTargetRegressor": {"regressor": predictors.GBDTRegressor(n_members=2, n_estimators=30)},
     }
     cls = getattr(predictors, name)
     return cls(random_state=0, **small.get(name, {}))
@@ -33,7 +34,18 @@ def _small(name: str):
 @pytest.mark.parametrize("check", predictor_checks(), ids=lambda c: c.__name__)
 @pytest.mark.parametrize("name", predictors.__all__)
 def test_every_shipped_predictor_keeps_the_contract(name: str, check) -> None:
-    check(_small(name))
+    estimator = _small(name)
+    if name == "LogTargetRegressor":  # a positive target
+        X, y = _positive()
+        check(estimator, X, y)
+    else:
+        check(estimator)
+
+
+def _positive() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 4))
+    return X, np.exp(X[:, 0])
 
 
 @pytest.fixture(scope="module")
