@@ -107,7 +107,7 @@ class MLPEnsembleRegressor(EnsembleMixin, RegressorMixin, BaseEstimator):
         activation: str = "relu",
         dropout: float = 0.0,
         ranking_weight: float = 1.0,
-        epochs: int = 300,
+        epochs: int = 150,
         batch_size: int | None = 128,
         learning_rate: float = 1e-3,
         weight_decay: float = 1e-4,

@@ -1,0 +1,297 @@
+"""Few-shot benchmark: how well each predictor × encoder ranks a space's architectures from n labels.
+
+The protocol of DESIGN.md (:mod:`archscore.training.protocols`): train on n random labelled
+architectures of one table, test on all the rest, over seeds; Kendall τ, Spearman ρ, MAE, RMSE,
+precision@top-5 %, the 90 % interval's coverage and the Gaussian NLL, plus fit time and
+predictions per second on this machine. Encoders are fitted on every architecture of the table
+without its labels (unlabelled architectures of a space are free); predictors see only the n
+labelled rows. Beside them: the zero-label baselines (#params and MACs of the ArchGraph, Spearman
+and Kendall over the whole table) and the published numbers from DESIGN.md.
+
+Latency (NB201's devices): per device, a predictor of log latency from n measurements, reported
+as Spearman and the share within ±10 % (nn-Meter's measure). Two feature sets: the graph alone
+(free statistics + WL), and the graph plus the architecture's measured latency on the *other*
+devices of the table (with every setting of the same hardware removed, so no sibling batch size
+leaks), in the spirit of HELP's transfer from known devices; at 10 measurements the latter uses a
+Bayesian ridge over the other devices only.
+
+Run: ``python benchmarks/few_shot.py`` (full; ``--quick`` for the reduced CI version); results go
+to ``benchmarks/results/few_shot.json`` and ``few_shot.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import _common
+import numpy as np
+
+from archscore import data
+from archscore.training import metrics
+from archscore.training.protocols import FEW_SHOT_SIZES, few_shot, summarise
+
+RESULTS = Path(__file__).resolve().parent / "results"
+TARGETS_C10 = {78: 0.72, 156: 0.82, 469: 0.87}
+PUBLISHED = {  # DESIGN.md, "Numbers to beat"
+    "nb201/cifar10": {
+        "kendall_tau": {78: 0.677, 156: 0.765, 469: 0.836},
+        "source": "HyperNAS (τ @78/@156/@469); FlowerFormer + pretraining reaches 0.836 @156; "
+        "GBDT on 13 zero-cost proxies τ 0.794 @400",
+    },
+}
+ZERO_LABEL_PUBLISHED = {"nb201/cifar10": 0.715, "nb201/cifar100": 0.725, "nb201/imagenet16_120": 0.691}
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    source: str
+    target: str
+    dataset: str
+    where: dict = field(default_factory=dict)
+
+
+def tasks() -> list[Task]:
+    out = [Task(f"nb201/{d}", "nb201", f"{d}_val_acc", d) for d in ("cifar10", "cifar100", "imagenet16_120")]
+    for space, naslib in (("nb101", "nasbench101"), ("nb301", "nasbench301")):
+        where = {"search_space": naslib, "dataset": "cifar10"}
+        out.append(Task(f"{space}/cifar10", "naslib_zc", "val_accuracy", "cifar10", where))
+    for t in ("class_scene", "class_object", "jigsaw", "room_layout", "segmentsemantic", "normal", "autoencoder"):
+        out.append(Task(f"tnb101_micro/{t}", "tnb101_micro", t, t))
+    return out
+
+
+def encoder(name: str):
+    from sklearn.pipeline import FeatureUnion
+
+    from archscore.encoders import CellOneHotEncoder, StatsEncoder, WLEncoder
+
+    if name == "onehot":
+        return CellOneHotEncoder()
+    if name == "stats":
+        return StatsEncoder()
+    if name == "wl":
+        return WLEncoder()
+    if name == "stats+wl":
+        return FeatureUnion([("stats", StatsEncoder()), ("wl", WLEncoder())])
+    raise ValueError(name)
+
+
+def predictor(name: str, seed: int):
+    from archscore import predictors
+
+    if name == "gbdt":
+        return predictors.GBDTRegressor(n_members=5, random_state=seed)
+    if name == "mlp":
+        return predictors.MLPEnsembleRegressor(random_state=seed)
+    if name == "cluster":
+        return predictors.ClusterEnsembleRegressor(random_state=seed)
+    raise ValueError(name)
+
+
+def features(task: Task, encoders: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, float]]:
+    """Every requested encoding of the task's table, its target, and the zero-label baselines."""
+    table = data.load(task.source, target=task.target, **task.where)
+    graphs = table.graphs(task.dataset)
+    X = {}
+    for name in encoders:
+        t0 = time.perf_counter()
+        X[name] = encoder(name).fit_transform(table.cells if name == "onehot" else graphs)
+        print(f"  {task.name}: {name} {X[name].shape} in {time.perf_counter() - t0:.1f} s", flush=True)
+    y = np.asarray(table.y, dtype=np.float64)
+    ok = ~np.isnan(y)
+    base = {}
+    for stat, value in (("params", [g.total_params for g in graphs]), ("macs", [g.total_macs for g in graphs])):
+        v = np.asarray(value, dtype=np.float64)[ok]
+        base[f"{stat}_spearman"] = metrics.spearman_rho(y[ok], v)
+        base[f"{stat}_kendall"] = metrics.kendall_tau(y[ok], v)
+    return X, y, base
+
+
+def _run(args: tuple) -> dict:
+    task, enc, pred, X, y, sizes, seeds = args
+    t0 = time.perf_counter()
+    runs = few_shot(X, y, lambda s: predictor(pred, s), sizes, seeds)
+    table = summarise(runs)
+    print(
+        f"  {task}: {enc} × {pred}: "
+        + ", ".join(f"τ@{n} {m['kendall_tau'][0]:.3f}±{m['kendall_tau'][1]:.3f}" for n, m in table.items())
+        + f" ({time.perf_counter() - t0:.0f} s)",
+        flush=True,
+    )
+    return {
+        "task": task, "encoder": enc, "predictor": pred,
+        "summary": {str(n): {k: [round(v[0], 4), round(v[1], 4)] for k, v in m.items()} for n, m in table.items()},
+        "runs": [r.row() for r in runs],
+    }  # fmt: skip
+
+
+# -- latency ---------------------------------------------------------------------------------------
+def _hardware(column: str) -> str:
+    """The hardware of an NB201 latency column, without its batch size (``titanx_256`` → ``titanx``)."""
+    return re.sub(r"_(1|32|256)$", "", column.removeprefix("latency_"))
+
+
+def latency(sizes: list[int], seeds: list[int], devices: list[str] | None, pool) -> list[dict]:
+    table = data.load("nb201", target="cifar10_val_acc")
+    columns = [c for c in table.targets if c.startswith("latency_")]
+    lat = {c: np.asarray(table.columns[c], dtype=np.float64) for c in columns}
+    graphs = table.graphs("cifar10")
+    Xg = encoder("stats+wl").fit_transform(graphs)
+    jobs = []
+    for device in devices or columns:
+        y = lat[device]
+        others = [c for c in columns if _hardware(c) != _hardware(device)]
+        ref = np.log(np.column_stack([lat[c] for c in others]))
+        ok = ~np.isnan(y) & np.isfinite(ref).all(axis=1) & (y > 0)
+        for fs, X in (("graph", Xg), ("graph+other_devices", np.hstack([Xg, ref])), ("other_devices", ref)):
+            jobs.append((device, fs, X[ok], y[ok], sizes, seeds))
+    return list(pool.map(_latency_run, jobs))
+
+
+def _latency_run(job: tuple) -> dict:
+    from sklearn.linear_model import BayesianRidge
+
+    from archscore.predictors.gbdt import GBDTRegressor
+    from archscore.predictors.log_target import LogTargetRegressor
+    from archscore.training.protocols import few_shot_split
+
+    device, fs, X, y, sizes, seeds = job
+    out: dict = {"device": device, "features": fs, "by_n": {}}
+    for n in sizes:
+        if fs != "other_devices" and n < 50:
+            continue  # trees from a handful of rows: not a method anyone would use
+        rho, within = [], []
+        for seed in seeds:
+            tr, te = few_shot_split(len(y), n, seed)
+            if fs == "other_devices":
+                model = LogTargetRegressor(BayesianRidge()).fit(X[tr], y[tr])
+            else:
+                model = LogTargetRegressor(GBDTRegressor(n_members=5), random_state=seed).fit(X[tr], y[tr])
+            p = model.predict(X[te])
+            rho.append(metrics.spearman_rho(y[te], p))
+            within.append(metrics.within_percent(y[te], p, 10))
+        out["by_n"][str(n)] = {
+            "spearman_rho": [round(float(np.mean(rho)), 4), round(float(np.std(rho)), 4)],
+            "within_10pct": [round(float(np.mean(within)), 4), round(float(np.std(within)), 4)],
+        }
+    print(f"  latency {device} [{fs}]: " + ", ".join(
+        f"@{n} ρ {v['spearman_rho'][0]:.3f} ±10% {v['within_10pct'][0]:.2f}" for n, v in out["by_n"].items()
+    ), flush=True)  # fmt: skip
+    return out
+
+
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in result["few_shot"] if r["task"] == "nb201/cifar10"]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for r in rows:
+        ns = sorted(int(n) for n in r["summary"])
+        mean = [r["summary"][str(n)]["kendall_tau"][0] for n in ns]
+        std = [r["summary"][str(n)]["kendall_tau"][1] for n in ns]
+        ax.errorbar(ns, mean, yerr=std, marker="o", capsize=3, label=f"{r['encoder']} × {r['predictor']}")
+    pub = PUBLISHED["nb201/cifar10"]["kendall_tau"]
+    ax.plot(list(pub), list(pub.values()), "k*--", ms=10, label="published best (HyperNAS)")
+    ax.plot(list(TARGETS_C10), list(TARGETS_C10.values()), "rx:", ms=9, label="archscore target")
+    ax.set_xscale("log")
+    ax.set_xlabel("labelled architectures (n)")
+    ax.set_ylabel("Kendall τ on all the rest")
+    ax.set_title("NAS-Bench-201 CIFAR-10, few-shot (mean ± std over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="the reduced CI run: NB201-C10, one seed, small n")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--tasks", default=None, help="comma-separated task names (default: all)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=RESULTS / "few_shot.json")
+    args = parser.parse_args(argv)
+
+    seeds = list(range(1 if args.quick else args.seeds))
+    sizes = [20, 78] if args.quick else list(FEW_SHOT_SIZES)
+    chosen = tasks()
+    if args.quick:
+        chosen = chosen[:1]
+    if args.tasks:
+        wanted = args.tasks.split(",")
+        chosen = [t for t in tasks() if t.name in wanted]
+    # The full grid on NB201-CIFAR-10; elsewhere the baseline and the best encoder with every predictor.
+    full = [(e, p) for e in ("onehot", "stats", "wl", "stats+wl") for p in ("gbdt", "mlp", "cluster")]
+    reduced = [("onehot", "gbdt"), ("stats+wl", "gbdt"), ("stats+wl", "mlp"), ("stats+wl", "cluster")]
+    if args.quick:
+        full = [("onehot", "gbdt"), ("stats+wl", "gbdt"), ("stats+wl", "mlp"), ("stats+wl", "cluster")]
+
+    t_start = time.perf_counter()
+    jobs, baselines = [], {}
+    for task in chosen:
+        grid = full if task.name == "nb201/cifar10" else reduced
+        X, y, baselines[task.name] = features(task, sorted({e for e, _ in grid}))
+        task_sizes = [n for n in sizes if n <= len(y) // 2]  # keep at least half the table as the test set
+        jobs += [(task.name, e, p, X[e], y, task_sizes, seeds) for e, p in grid]
+    with ProcessPoolExecutor(args.workers) as pool:
+        results = list(pool.map(_run, jobs))
+        lat = latency(
+            [10, 100] if args.quick else [10, 20, 50, 100, 1000],
+            seeds,
+            ["latency_pixel3", "latency_titanx_1"] if args.quick else None,
+            pool,
+        )
+    total = time.perf_counter() - t_start
+    c10 = {(r["encoder"], r["predictor"]): r["summary"] for r in results if r["task"] == "nb201/cifar10"}
+    best = {
+        n: max((s[str(n)]["kendall_tau"][0], f"{e} × {p}") for (e, p), s in c10.items() if str(n) in s)
+        for n in TARGETS_C10
+        if any(str(n) in s for s in c10.values())
+    }
+    result = {
+        "settings": {
+            "command": "python benchmarks/few_shot.py " + " ".join(sys.argv[1:] if argv is None else argv),
+            "seeds": seeds,
+            "sizes": sizes,
+            "tasks": [t.name for t in chosen],
+            "protocol": "train on n random labelled rows, test on all the rest (archscore.training.protocols); "
+            "encoders fitted on the whole table without labels; n only up to half the table",
+            "seconds": round(total, 1),
+        },
+        "machine": _common.machine_info(),
+        "versions": _common.versions(),
+        "published": PUBLISHED,
+        "zero_label_published_spearman_params": ZERO_LABEL_PUBLISHED,
+        "zero_label": baselines,
+        "few_shot": results,
+        "latency": lat,
+        "targets": {
+            "nb201_c10_kendall": {
+                str(n): {"target": t, "best": best.get(n), "met": n in best and best[n][0] >= t}
+                for n, t in TARGETS_C10.items()
+            },
+        },
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    try:
+        plot(result, args.out.with_suffix(".png"))
+    except ImportError:
+        print("matplotlib is not installed: no plot")
+    print(f"done in {total:.0f} s; NB201-C10 targets: {result['targets']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
