@@ -222,7 +222,8 @@ class ClusterEnsembleRegressor(RegressorMixin, BaseEstimator):
     ``(1 - global_weight)·u_j`` for cluster ``j``'s head (``u``: its memberships). The mean is the
     weighted mean of the heads' predictions and the variance that of a mixture: each head's own
     variance (when its ``predict`` takes ``return_std``) plus the weighted spread of the heads
-    around the mean. That variance is calibrated on out-of-bag rows (see :func:`_calibrate`):
+    around the mean. That variance is calibrated on the rows the cluster heads left out (see
+    :func:`_calibrate`; the global head has none):
     ``std² = std_scale_²·var + noise_std_²``, with a noise term added when it is too narrow, as in
     :mod:`archscore.predictors._ensemble`, or a factor ``std_scale_`` < 1 when it is too wide. The
     heads are not equal members, so ``predict`` is the weighted mix and not the plain mean of
@@ -314,6 +315,7 @@ class ClusterEnsembleRegressor(RegressorMixin, BaseEstimator):
 
         self.heads_ = [self._new_head(int(rng.integers(2**31 - 1))).fit(X, y)]  # the global head: every row
         draw = np.maximum(u, self.min_weight)
+        draw[:, draw.sum(axis=0) == 0] = 1.0  # no row in a cluster at all (min_weight 0, m near 1): draw uniformly
         means = np.full((draw.shape[1], n), np.nan)
         variances = np.full_like(means, np.nan)
         for j, w in enumerate(draw.T):
