@@ -225,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", default=None, help="comma-separated task names (default: all)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=RESULTS / "few_shot.json")
+    parser.add_argument(
+        "--resume", action="store_true", help="keep the finished rows of an interrupted run (its .partial.json)"
+    )
     args = parser.parse_args(argv)
 
     seeds = list(range(1 if args.quick else args.seeds))
@@ -244,17 +247,27 @@ def main(argv: list[str] | None = None) -> int:
         full = [("onehot", "gbdt"), ("stats+wl", "gbdt"), ("stats+wl", "mlp"), ("stats+wl", "cluster")]
 
     t_start = time.perf_counter()
-    jobs, baselines = [], {}
+    partial = args.out.with_suffix(".partial.json")
+    results: list[dict] = []
+    baselines: dict = {}
+    if args.resume and partial.exists():
+        kept = json.loads(partial.read_text())
+        baselines = kept["zero_label"]
+        results = [r for r in kept["few_shot"] if len(r["runs"]) == len(seeds) * len(r["summary"])]
+        print(f"resuming: {len(results)} finished rows kept from {partial}", flush=True)
+    done = {(r["task"], r["encoder"], r["predictor"]) for r in results}
+    jobs = []
     for task in chosen:
         grid = full if task.name == "nb201/cifar10" else reduced
-        X, y, baselines[task.name] = features(task, sorted({e for e, _ in grid}))
+        todo = [(e, p) for e, p in grid if (task.name, e, p) not in done]
+        if not todo and task.name in baselines:
+            continue
+        X, y, baselines[task.name] = features(task, sorted({e for e, _ in todo or grid}))
         task_sizes = [n for n in sizes if n <= len(y) // 2]  # keep at least half the table as the test set
-        jobs += [(task.name, e, p, X[e], y, task_sizes, seeds) for e, p in grid]
-    results: list[dict] = []
+        jobs += [(task.name, e, p, X[e], y, task_sizes, seeds) for e, p in todo]
     with ProcessPoolExecutor(args.workers) as pool:
         for r in pool.map(_run, jobs):
             results.append(r)
-            partial = args.out.with_suffix(".partial.json")
             partial.parent.mkdir(parents=True, exist_ok=True)
             partial.write_text(json.dumps({"few_shot": results, "zero_label": baselines}, indent=1) + "\n")
         lat = latency(
