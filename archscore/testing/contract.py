@@ -22,10 +22,12 @@ import numpy as np
 from sklearn.base import clone
 
 
-def _data(n: int = 120, d: int = 6, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_regression(n: int = 120, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A small regression a predictor must learn: five features in [-1, 1], a linear and a wavy
+    part, noise std 0.3 — the data the contract checks and the predictor tests use."""
     rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, d))
-    return X, X[:, 0] - 0.5 * X[:, 1] ** 2 + 0.1 * rng.normal(size=n)
+    X = rng.uniform(-1, 1, (n, 5))
+    return X, 3 * X[:, 0] + np.sin(3 * X[:, 1]) + 0.3 * rng.normal(size=n)
 
 
 def _fitted(estimator, X, y):
@@ -37,7 +39,7 @@ def _fitted(estimator, X, y):
 
 def check_predict_shapes(estimator, X=None, y=None) -> None:
     """``predict`` gives one finite value per row; ``return_std=True`` gives ``(mean, std)`` with std ≥ 0."""
-    X, y = (X, y) if X is not None else _data()
+    X, y = (X, y) if X is not None else synthetic_regression()
     model = _fitted(estimator, X, y)
     mean = np.asarray(model.predict(X[:7]))
     assert mean.shape == (7,), f"predict returned shape {mean.shape} for 7 rows"
@@ -52,7 +54,7 @@ def check_predict_shapes(estimator, X=None, y=None) -> None:
 
 def check_members(estimator, X=None, y=None) -> None:
     """An ensemble's ``predict_members`` gives ``(n_members, n_rows)`` finite predictions."""
-    X, y = (X, y) if X is not None else _data()
+    X, y = (X, y) if X is not None else synthetic_regression()
     model = _fitted(estimator, X, y)
     if not hasattr(model, "predict_members"):
         return
@@ -63,7 +65,7 @@ def check_members(estimator, X=None, y=None) -> None:
 
 def check_seeded(estimator, X=None, y=None) -> None:
     """Two fits under the same ``random_state`` predict the same; the parameter exists."""
-    X, y = (X, y) if X is not None else _data()
+    X, y = (X, y) if X is not None else synthetic_regression()
     assert "random_state" in estimator.get_params(), f"{type(estimator).__name__} takes no random_state"
     a = _fitted(estimator, X, y).predict(X, return_std=True)
     b = _fitted(estimator, X, y).predict(X, return_std=True)
@@ -72,7 +74,7 @@ def check_seeded(estimator, X=None, y=None) -> None:
 
 def check_round_trip(estimator, X=None, y=None) -> None:
     """A fitted model predicts the same after ``pickle``; ``clone`` keeps the parameters."""
-    X, y = (X, y) if X is not None else _data()
+    X, y = (X, y) if X is not None else synthetic_regression()
     model = _fitted(estimator, X, y)
     again = pickle.loads(pickle.dumps(model))
     assert np.array_equal(model.predict(X), again.predict(X)), "pickling changed the predictions"

@@ -9,6 +9,7 @@ from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from archscore.predictors.gbdt import GBDTRegressor
+from archscore.testing.contract import synthetic_regression as _data
 from archscore.training import metrics
 
 
@@ -17,15 +18,8 @@ def test_scikit_learn_contract(estimator, check) -> None:
     check(estimator)
 
 
-def _data(n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    X = rng.uniform(-1, 1, (n, 5))
-    y = 3 * X[:, 0] + np.sin(3 * X[:, 1]) + 0.3 * rng.normal(size=n)
-    return X, y
-
-
 def test_same_seed_same_predictions_and_a_round_trip() -> None:
-    X, y = _data()
+    X, y = _data(300)
     a = GBDTRegressor(n_members=3, n_estimators=50, random_state=7).fit(X, y)
     b = clone(a).fit(X, y)
     mean, std = a.predict(X, return_std=True)
