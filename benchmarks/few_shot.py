@@ -218,6 +218,90 @@ def plot(result: dict, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def _cell(m: dict, key: str, fmt: str = ".3f") -> str:
+    mean, std = m[key]
+    return f"{mean:{fmt}} ± {std:{fmt}}"
+
+
+def markdown(result: dict) -> str:
+    """The README's tables, rendered from a results file (so the README quotes only script output)."""
+    out: list[str] = []
+    rows = result["few_shot"]
+    c10 = [r for r in rows if r["task"] == "nb201/cifar10"]
+    sizes = sorted({int(n) for r in c10 for n in r["summary"]})
+    out.append("NAS-Bench-201 CIFAR-10, Kendall τ on all the other architectures (mean ± std over seeds):\n")
+    out.append(
+        "| encoder × predictor | "
+        + " | ".join(f"τ @{n}" for n in sizes)
+        + " | P@top-5 % @469 | 90 % cover @156 | fit s @469 | preds/s @469 |"
+    )
+    out.append("|---" * (len(sizes) + 5) + "|")
+    for r in c10:
+        s = r["summary"]
+        pps = [x["predictions_per_second"] for x in r["runs"] if x["n_train"] == 469]
+        out.append(
+            f"| {r['encoder']} × {r['predictor']} | "
+            + " | ".join(_cell(s[str(n)], "kendall_tau") for n in sizes)
+            + f" | {_cell(s['469'], 'precision_at_top5', '.2f')} | {_cell(s['156'], 'coverage90', '.2f')}"
+            + f" | {s['469']['fit_seconds'][0]:.2f} | {np.median(pps):,.0f} |"
+        )
+    pub = PUBLISHED["nb201/cifar10"]["kendall_tau"]
+    out.append("| published best | " + " | ".join(str(pub.get(n, "")) for n in sizes) + " | | | | |")
+    out.append(
+        "| archscore target | " + " | ".join(str(TARGETS_C10.get(n, "")) for n in sizes) + " | ≥ 0.5 | 0.85–0.95 | | |"
+    )
+    out.append(f"\nPublished: {PUBLISHED['nb201/cifar10']['source']}.\n")
+    others = [r for r in rows if r["task"] != "nb201/cifar10"]
+    if others:
+        out.append("Other tables, Kendall τ (mean over seeds; n only up to half the table):\n")
+        out.append("| task | encoder × predictor | " + " | ".join(f"@{n}" for n in sizes) + " | 90 % cover @156 |")
+        out.append("|---" * (len(sizes) + 3) + "|")
+        for r in others:
+            s = r["summary"]
+            out.append(
+                f"| {r['task']} | {r['encoder']} × {r['predictor']} | "
+                + " | ".join(f"{s[str(n)]['kendall_tau'][0]:.3f}" if str(n) in s else "–" for n in sizes)
+                + f" | {s['156']['coverage90'][0]:.2f} |"
+            )
+    out.append("\nZero labels: #params and MACs of the ArchGraph as the score (over the whole table):\n")
+    out.append("| task | params Spearman | params Kendall | MACs Spearman | MACs Kendall | published params Spearman |")
+    out.append("|---|---|---|---|---|---|")
+    for task, b in result["zero_label"].items():
+        pub_p = result.get("zero_label_published_spearman_params", {}).get(task, "")
+        out.append(
+            f"| {task} | {b['params_spearman']:.3f} | {b['params_kendall']:.3f} | {b['macs_spearman']:.3f}"
+            f" | {b['macs_kendall']:.3f} | {pub_p} |"
+        )
+    lat = result.get("latency") or []
+    if lat:
+        out.append(
+            "\nLatency on the NB201 devices, per device from n measurements (mean over seeds; "
+            f"{len({r['device'] for r in lat})} device settings):\n"
+        )
+        out.append(
+            "| features | n | median Spearman | worst device (Spearman) | devices ≥ 0.95 | "
+            "median within ±10 % | devices ≥ 90 % within ±10 % |"
+        )
+        out.append("|---|---|---|---|---|---|---|")
+        for fs in dict.fromkeys(r["features"] for r in lat):
+            group = [r for r in lat if r["features"] == fs]
+            for n in sorted({int(k) for r in group for k in r["by_n"]}):
+                vals = [
+                    (r["by_n"][str(n)]["spearman_rho"][0], r["by_n"][str(n)]["within_10pct"][0], r["device"])
+                    for r in group
+                    if str(n) in r["by_n"]
+                ]
+                rho = np.array([v[0] for v in vals])
+                within = np.array([v[1] for v in vals])
+                worst = min(vals)
+                out.append(
+                    f"| {fs} | {n} | {np.median(rho):.3f} | {worst[2].removeprefix('latency_')} ({worst[0]:.3f})"
+                    f" | {int((rho >= 0.95).sum())}/{len(vals)} | {np.median(within):.2f}"
+                    f" | {int((within >= 0.9).sum())}/{len(vals)} |"
+                )
+    return "\n".join(out) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="the reduced CI run: NB201-C10, one seed, small n")
@@ -228,7 +312,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--resume", action="store_true", help="keep the finished rows of an interrupted run (its .partial.json)"
     )
+    parser.add_argument(
+        "--table-only", action="store_true", help="render the README tables (.md) from an existing results file"
+    )
     args = parser.parse_args(argv)
+    if args.table_only:
+        args.out.with_suffix(".md").write_text(markdown(json.loads(args.out.read_text())))
+        return 0
 
     seeds = list(range(1 if args.quick else args.seeds))
     sizes = [20, 78] if args.quick else list(FEW_SHOT_SIZES)
@@ -310,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     args.out.with_suffix(".partial.json").unlink(missing_ok=True)
+    args.out.with_suffix(".md").write_text(markdown(result))
     try:
         plot(result, args.out.with_suffix(".png"))
     except ImportError:
