@@ -143,21 +143,25 @@ def _hardware(column: str) -> str:
     return re.sub(r"_(1|32|256)$", "", column.removeprefix("latency_"))
 
 
-def latency(sizes: list[int], seeds: list[int], devices: list[str] | None, pool) -> list[dict]:
+_LATENCY: dict[str, object] = {}  # each latency worker's copy of the features and measurements
+
+
+def _latency_init(Xg: np.ndarray, lat: dict[str, np.ndarray]) -> None:
+    _LATENCY.update(Xg=Xg, lat=lat)
+
+
+def latency(sizes: list[int], seeds: list[int], devices: list[str] | None, workers: int) -> list[dict]:
     table = data.load("nb201", target="cifar10_val_acc")
     columns = [c for c in table.targets if c.startswith("latency_")]
     lat = {c: np.asarray(table.columns[c], dtype=np.float64) for c in columns}
-    graphs = table.graphs("cifar10")
-    Xg = encoder("stats+wl").fit_transform(graphs)
-    jobs = []
-    for device in devices or columns:
-        y = lat[device]
-        others = [c for c in columns if _hardware(c) != _hardware(device)]
-        ref = np.log(np.column_stack([lat[c] for c in others]))
-        ok = ~np.isnan(y) & np.isfinite(ref).all(axis=1) & (y > 0)
-        for fs, X in (("graph", Xg), ("graph+other_devices", np.hstack([Xg, ref])), ("other_devices", ref)):
-            jobs.append((device, fs, X[ok], y[ok], sizes, seeds))
-    return list(pool.map(_latency_run, jobs))
+    Xg = encoder("stats+wl").fit_transform(table.graphs("cifar10")).astype(np.float32)
+    # The graph features (15,625 rows × thousands of WL columns) go to each worker once, not once per job.
+    jobs = [(device, fs, sizes, seeds) for device in devices or columns for fs in LATENCY_FEATURES]
+    with ProcessPoolExecutor(workers, initializer=_latency_init, initargs=(Xg, lat)) as pool:
+        return list(pool.map(_latency_run, jobs))
+
+
+LATENCY_FEATURES = ("graph", "graph+other_devices", "other_devices")
 
 
 def _latency_run(job: tuple) -> dict:
@@ -167,7 +171,20 @@ def _latency_run(job: tuple) -> dict:
     from archscore.predictors.log_target import LogTargetRegressor
     from archscore.training.protocols import few_shot_split
 
-    device, fs, X, y, sizes, seeds = job
+    device, fs, sizes, seeds = job
+    lat: dict[str, np.ndarray] = _LATENCY["lat"]  # type: ignore[assignment]
+    y = lat[device]
+    others = [c for c in lat if _hardware(c) != _hardware(device)]
+    ref = np.log(np.column_stack([lat[c] for c in others]))
+    ok = ~np.isnan(y) & np.isfinite(ref).all(axis=1) & (y > 0)
+    Xg: np.ndarray = _LATENCY["Xg"]  # type: ignore[assignment]
+    if fs == "graph":
+        X = Xg[ok]
+    elif fs == "graph+other_devices":
+        X = np.hstack([Xg[ok], ref[ok]])
+    else:
+        X = ref[ok]
+    y = y[ok]
     out: dict = {"device": device, "features": fs, "by_n": {}}
     for n in sizes:
         if fs != "other_devices" and n < 50:
@@ -360,12 +377,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append(r)
             partial.parent.mkdir(parents=True, exist_ok=True)
             partial.write_text(json.dumps({"few_shot": results, "zero_label": baselines}, indent=1) + "\n")
-        lat = latency(
-            [10, 100],
-            seeds,
-            ["latency_pixel3", "latency_titanx_1"] if args.quick else None,
-            pool,
-        )
+    lat = latency([10, 100], seeds, ["latency_pixel3", "latency_titanx_1"] if args.quick else None, args.workers)
     total = time.perf_counter() - t_start
     c10 = {(r["encoder"], r["predictor"]): r["summary"] for r in results if r["task"] == "nb201/cifar10"}
     best = {
