@@ -35,3 +35,5 @@ def test_the_reduced_few_shot_benchmark_runs_and_learns(tmp_path) -> None:
     lat = {(r["device"], r["features"]): r["by_n"] for r in result["latency"]}
     assert lat[("latency_titanx_1", "other_devices")]["10"]["spearman_rho"][0] > 0.8
     assert lat[("latency_pixel3", "graph")]["100"]["spearman_rho"][0] > 0.8
+    table = out.with_suffix(".md").read_text()  # the README's tables, rendered from the result
+    assert "| stats+wl × gbdt |" in table and "| latency_pixel3" not in table and "| other_devices | 10 |" in table
