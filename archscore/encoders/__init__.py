@@ -7,8 +7,9 @@ objects; the one-hot baseline reads cell strings. Encoders of the same input com
 :class:`sklearn.pipeline.FeatureUnion`, and any encoding feeds any predictor.
 """
 
+from archscore.encoders.gnn import GNNEncoder
 from archscore.encoders.onehot import CellOneHotEncoder
 from archscore.encoders.stats import StatsEncoder
 from archscore.encoders.wl import WLEncoder
 
-__all__ = ["CellOneHotEncoder", "StatsEncoder", "WLEncoder"]
+__all__ = ["CellOneHotEncoder", "GNNEncoder", "StatsEncoder", "WLEncoder"]
