@@ -10,6 +10,7 @@ objects; the one-hot baseline reads cell strings. Encoders of the same input com
 from archscore.encoders.gnn import GNNEncoder
 from archscore.encoders.onehot import CellOneHotEncoder
 from archscore.encoders.stats import StatsEncoder
+from archscore.encoders.text import TextEncoder
 from archscore.encoders.wl import WLEncoder
 
-__all__ = ["CellOneHotEncoder", "GNNEncoder", "StatsEncoder", "WLEncoder"]
+__all__ = ["CellOneHotEncoder", "GNNEncoder", "StatsEncoder", "TextEncoder", "WLEncoder"]
