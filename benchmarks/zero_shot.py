@@ -72,22 +72,18 @@ class Task:
         return self.name.split("/")[0]
 
 
-def tasks(nbgraph_rows: int) -> list[Task]:
-    out = [Task(f"nb201/{d}", "nb201", f"{d}_val_acc", d) for d in ("cifar10", "cifar100", "imagenet16_120")]
+def tasks(max_rows: int | None, nbgraph_rows: int) -> list[Task]:
+    """Every held-out task; ``max_rows`` (``nbgraph_rows`` on NAS-Bench-Graph) caps a table by a seeded sample."""
+    out = [
+        Task(f"nb201/{d}", "nb201", f"{d}_val_acc", d, {}, max_rows) for d in ("cifar10", "cifar100", "imagenet16_120")
+    ]
     for space, naslib in (("nb101", "nasbench101"), ("nb301", "nasbench301")):
-        out.append(
-            Task(
-                f"{space}/cifar10",
-                "naslib_zc",
-                "val_accuracy",
-                "cifar10",
-                {"search_space": naslib, "dataset": "cifar10"},
-            )
-        )
+        where = {"search_space": naslib, "dataset": "cifar10"}
+        out.append(Task(f"{space}/cifar10", "naslib_zc", "val_accuracy", "cifar10", where, max_rows))
     for space in ("tnb101_micro", "tnb101_macro"):
-        out += [Task(f"{space}/{t}", space, t, t) for t in ("class_scene", "class_object")]
+        out += [Task(f"{space}/{t}", space, t, t, {}, max_rows) for t in ("class_scene", "class_object")]
     out += [Task(f"nbgraph/{d}", "nbgraph", "valid_perf", d, {"dataset": d}, nbgraph_rows) for d in NAS_BENCH_GRAPH]
-    return out  # fmt: skip
+    return out
 
 
 @dataclass
