@@ -43,6 +43,7 @@ from scipy.stats import rankdata
 
 from archscore import data
 from archscore.data.cache import GraphCache
+from archscore.errors import UnknownNameError
 from archscore.training import metrics
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -96,11 +97,31 @@ class Loaded:
     features: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+NASLIB_SPACES = {"nb201": "nasbench201", "nb101": "nasbench101", "nb301": "nasbench301",
+                 "tnb101_micro": "transbench101_micro", "tnb101_macro": "transbench101_macro"}  # fmt: skip
+NASLIB_DATASETS = {"imagenet16_120": "ImageNet16-120"}
+
+
+def zero_cost_table(task: Task) -> data.Table | None:
+    """The NAS-Bench-Suite-Zero rows (zero-cost proxies) of a task's space and dataset, if any."""
+    if task.space not in NASLIB_SPACES:
+        return None
+    dataset = NASLIB_DATASETS.get(task.dataset, task.dataset)
+    try:
+        return data.load("naslib_zc", search_space=NASLIB_SPACES[task.space], dataset=dataset)
+    except UnknownNameError:
+        return None
+
+
 def load(task: Task, seed: int = 0) -> Loaded:
+    """A task's labelled rows: all, or a seeded sample of ``max_rows`` plus every row with zero-cost proxies."""
     table = data.load(task.source, target=task.target, **task.where)
     rows = np.flatnonzero(~np.isnan(table.y))
     if task.max_rows is not None and len(rows) > task.max_rows:
-        rows = np.sort(np.random.default_rng(seed).choice(rows, task.max_rows, replace=False))
+        zc = zero_cost_table(task)
+        proxied = set(zc.cells or ()) if zc is not None else set()
+        sample = set(np.random.default_rng(seed).choice(rows, task.max_rows, replace=False).tolist())
+        rows = np.array([i for i in rows if i in sample or table.cells[i] in proxied])
     cells = [table.cells[i] for i in rows]
     graphs = GraphCache().graphs(table.space, cells, table.dataset or task.dataset)
     y = table.y[rows]
@@ -207,16 +228,11 @@ def baselines(tables: list[Loaded]) -> dict[str, dict]:
 
 def zero_cost(tables: list[Loaded], encoder: str, seeds: list[int], per_task: int) -> dict[str, dict]:
     """Zero-cost proxies (NAS-Bench-Suite-Zero) against the predictor on the same rows."""
-    naslib = {"nb201": "nasbench201", "nb101": "nasbench101", "nb301": "nasbench301",
-              "tnb101_micro": "transbench101_micro", "tnb101_macro": "transbench101_macro"}  # fmt: skip
-    dataset_names = {"imagenet16_120": "ImageNet16-120"}
     out: dict[str, dict] = {}
     for t in tables:
-        if t.task.space not in naslib:
+        zc = zero_cost_table(t.task)
+        if zc is None:
             continue
-        zc = data.load(
-            "naslib_zc", search_space=naslib[t.task.space], dataset=dataset_names.get(t.task.dataset, t.task.dataset)
-        )
         index = {c: i for i, c in enumerate(t.cells)}
         pairs = [(i, index[c]) for i, c in enumerate(zc.cells) if c in index]
         if len(pairs) < 50:
