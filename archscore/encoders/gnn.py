@@ -32,7 +32,6 @@ import math
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from archscore._torch import torch_threads
 from archscore.encoders._base import check_graphs
 from archscore.graph import ArchGraph, Node
 from archscore.graph.archgraph import CONST
@@ -270,19 +270,6 @@ def _build_module(config: dict[str, Any], state: dict[str, np.ndarray] | None = 
     return module.eval()
 
 
-@contextmanager
-def _torch_threads(torch, threads: int) -> Iterator[None]:
-    """Run with ``threads`` torch threads (``-1``: every core), then restore the previous setting."""
-    from joblib import effective_n_jobs
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, effective_n_jobs(threads)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def nt_xent(z1, z2, temperature: float):
     """NT-Xent (InfoNCE over 2N views): row i of ``z1`` must pick row i of ``z2`` among all other views.
 
@@ -473,7 +460,7 @@ class GNNEncoder(TransformerMixin, BaseEstimator):
             "feature_version": FEATURE_VERSION,
         }
         torch, _ = _import_torch()
-        with _torch_threads(torch, self.threads), torch.random.fork_rng(devices=[]):
+        with torch_threads(torch, self.threads), torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(rng.integers(2**31 - 1)))
             state, curve = self._pretrain(torch, config, features, rng)
         self._set_fitted(config, state, curve)
@@ -538,7 +525,7 @@ class GNNEncoder(TransformerMixin, BaseEstimator):
         if module is None:
             module = self._module = _build_module(self.config_, self.state_).double()
         out: list[np.ndarray] = []
-        with _torch_threads(torch, self.threads), torch.inference_mode():
+        with torch_threads(torch, self.threads), torch.inference_mode():
             for chunk in _chunks(features, max_nodes):
                 x, edge_index, batch = collate(chunk)
                 x64 = torch.from_numpy(x.astype(np.float64))

@@ -22,7 +22,6 @@ distinct embeddings, the gap is wider still.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import heapq
@@ -37,6 +36,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from archscore._torch import torch_threads
 from archscore.encoders._base import check_graphs
 from archscore.graph import ArchGraph, Node
 from archscore.graph.archgraph import CONST
@@ -292,19 +292,6 @@ def load_model(path: str):
     return tokenizer, model
 
 
-@contextlib.contextmanager
-def _torch_threads(torch, n_jobs: int):
-    """torch's intra-op threads set to ``n_jobs`` (``-1``: all cores) for the block, then restored."""
-    from joblib import effective_n_jobs
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, effective_n_jobs(n_jobs)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 @functools.lru_cache(maxsize=8)
 def model_digest(path: str) -> str:
     """A digest naming the model in ``path``: its configuration, tokenizer and weight files' sizes."""
@@ -523,7 +510,7 @@ class TextEncoder(TransformerMixin, BaseEstimator):
             first = dict(zip(keys, texts))
             per_text = self._sequences(tokenizer, [first[k] for k in todo])
             flat = [seq for seqs in per_text for seq in seqs]
-            with _torch_threads(torch, self.n_jobs):
+            with torch_threads(torch, self.n_jobs):
                 vectors = self._forward(torch, tokenizer, model, flat)
             at = 0
             for key, seqs in zip(todo, per_text):
@@ -569,7 +556,7 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         params = [weights, bias, readout]
         optimizer = torch.optim.Adam(params, lr=self.learning_rate, weight_decay=self.weight_decay)
         X_t, y_t = torch.from_numpy(X.astype(np.float32)), torch.from_numpy(y.astype(np.float32))
-        with _torch_threads(torch, self.n_jobs):
+        with torch_threads(torch, self.n_jobs):
             for _ in range(self.finetune_epochs):
                 for rows in np.array_split(rng.permutation(len(y)), max(1, len(y) // HEAD_BATCH)):
                     index = torch.from_numpy(rows)

@@ -25,6 +25,7 @@ from scipy.special import expit
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from archscore._torch import torch_threads
 from archscore.predictors._ensemble import EnsembleMixin, OutOfBag, bootstrap_rows
 
 _ACTIVATIONS = ("relu", "silu")
@@ -152,7 +153,6 @@ class MLPEnsembleRegressor(EnsembleMixin, RegressorMixin, BaseEstimator):
         y = y.astype(np.float64)  # validate_data keeps integer targets as they are
         hidden = self._check_params()
         torch = _import_torch()
-        from joblib import effective_n_jobs
 
         self.x_mean_, self.x_scale_ = _scale(X)
         y_mean, y_scale = _scale(y[:, None])
@@ -168,12 +168,8 @@ class MLPEnsembleRegressor(EnsembleMixin, RegressorMixin, BaseEstimator):
             rows.append(member_rows)
             unseen.append(member_unseen)
 
-        threads = torch.get_num_threads()
-        torch.set_num_threads(max(1, effective_n_jobs(self.n_jobs)))
-        try:
+        with torch_threads(torch, self.n_jobs):
             weights = self._train(torch, Xs, ys, np.stack(rows), seeds, hidden)
-        finally:
-            torch.set_num_threads(threads)
         self.coefs_ = [w.astype(np.float64) for w, _ in weights]
         self.intercepts_ = [b.astype(np.float64) for _, b in weights]
 
