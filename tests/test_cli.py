@@ -67,3 +67,26 @@ def test_describe_a_search_space_cell() -> None:
     assert bad.exit_code == 2 and "NASLib op code" in bad.output
     both = runner.invoke(app, ["describe", str(example_path("resnet_small")), "--space", "nb201", "--cell", "0"])
     assert both.exit_code != 0
+
+
+def test_pretrain_gnn_writes_weights_the_encoder_loads(tmp_path) -> None:
+    import numpy as np
+
+    from archscore.encoders import GNNEncoder
+
+    out = tmp_path / "weights" / "gnn.npz"
+    done = runner.invoke(
+        app, ["pretrain-gnn", "--out", str(out), "--sources", "tnb101_micro", "--per-source", "24", "--epochs", "2"]
+    )
+    assert done.exit_code == 0, done.output
+    assert out.is_file() and "contrastive loss" in done.output
+    graphs = [from_onnx(example_path(name)) for name in ("resnet_small", "mobilenetv2_small")]
+    embedding = GNNEncoder(pretrained=str(out)).fit(graphs).transform(graphs)
+    assert embedding.shape[0] == 2 and np.isfinite(embedding).all()
+
+
+def test_pretrain_gnn_names_a_bad_source_and_a_directory(tmp_path) -> None:
+    bad = runner.invoke(app, ["pretrain-gnn", "--out", str(tmp_path / "w.npz"), "--sources", "nb999"])
+    assert bad.exit_code == 2 and "nb999" in bad.output
+    folder = runner.invoke(app, ["pretrain-gnn", "--out", str(tmp_path)])
+    assert folder.exit_code == 2 and "is a directory" in folder.output
