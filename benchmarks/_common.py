@@ -71,3 +71,16 @@ def _protobuf_version() -> str:
         return f"{google.protobuf.__version__} ({api_implementation.Type()})"
     except Exception:
         return "unknown"
+
+
+def write_results(out: Path, result: dict, markdown, plot) -> None:
+    """A benchmark's result as ``out`` (JSON), its README tables as ``.md`` and its plot as ``.png``."""
+    import json
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, default=float) + "\n")
+    out.with_suffix(".md").write_text(markdown(result))
+    try:
+        plot(result, out.with_suffix(".png"))
+    except ImportError:
+        print("matplotlib is not installed: no plot")

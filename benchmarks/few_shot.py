@@ -411,14 +411,8 @@ def main(argv: list[str] | None = None) -> int:
             },
         },
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    _common.write_results(args.out, result, markdown, plot)
     args.out.with_suffix(".partial.json").unlink(missing_ok=True)
-    args.out.with_suffix(".md").write_text(markdown(result))
-    try:
-        plot(result, args.out.with_suffix(".png"))
-    except ImportError:
-        print("matplotlib is not installed: no plot")
     print(f"done in {total:.0f} s; NB201-C10 targets: {result['targets']}")
     return 0
 

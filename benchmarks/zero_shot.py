@@ -439,13 +439,7 @@ def main(argv: list[str] | None = None) -> int:
             },
         },
     }  # fmt: skip
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1, default=float) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(result))
-    try:
-        plot(result, args.out.with_suffix(".png"))
-    except ImportError:
-        print("matplotlib is not installed: no plot")
+    _common.write_results(args.out, result, markdown, plot)
     print(f"done in {total:.0f} s; targets: {result['targets']}")
     return 0
 
