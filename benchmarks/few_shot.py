@@ -27,11 +27,11 @@ import re
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import _common
 import numpy as np
+from _common import Task
 
 from archscore import data
 from archscore.training import metrics
@@ -47,15 +47,6 @@ PUBLISHED = {  # DESIGN.md, "Numbers to beat"
     },
 }
 ZERO_LABEL_PUBLISHED = {"nb201/cifar10": 0.715, "nb201/cifar100": 0.725, "nb201/imagenet16_120": 0.691}
-
-
-@dataclass(frozen=True)
-class Task:
-    name: str
-    source: str
-    target: str
-    dataset: str
-    where: dict = field(default_factory=dict)
 
 
 def tasks() -> list[Task]:

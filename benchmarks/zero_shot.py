@@ -39,6 +39,7 @@ from pathlib import Path
 
 import _common
 import numpy as np
+from _common import Task
 from scipy.stats import rankdata
 
 from archscore import data
@@ -57,20 +58,6 @@ PUBLISHED_NB101_TO_NB201 = {
     "(thousands to the full 423k table) than the 500 labelled NB101 rows bundled here",
 }
 TARGET_NB201_C10 = 0.85
-
-
-@dataclass(frozen=True)
-class Task:
-    name: str
-    source: str
-    target: str
-    dataset: str
-    where: dict = field(default_factory=dict)
-    max_rows: int | None = None
-
-    @property
-    def space(self) -> str:
-        return self.name.split("/")[0]
 
 
 def tasks(max_rows: int | None, nbgraph_rows: int) -> list[Task]:
