@@ -163,6 +163,135 @@ def pretrain_gnn(
     typer.echo(str(out))
 
 
+def _train_config(config: str, overrides: dict) -> object:
+    from archscore.models import DEFAULT_CONFIG
+    from archscore.training.config import TrainConfig
+    from archscore.training.tasks import zero_shot_tasks
+
+    base = TrainConfig.read(DEFAULT_CONFIG if config == "default" else Path(config)) if config else TrainConfig()
+    d = base.to_dict()
+    names = overrides.pop("task_names", None)
+    d.update({k: v for k, v in overrides.items() if v is not None})
+    if names:
+        wanted = [n.strip() for n in names.split(",") if n.strip()]
+        every = {t.name: t for t in zero_shot_tasks(d["max_rows"], d["nbgraph_rows"])}
+        unknown = [n for n in wanted if n not in every]
+        if unknown:
+            raise typer.BadParameter(f"unknown task(s) {', '.join(unknown)}; choose from {', '.join(every)}")
+        d["tasks"] = [every[n].to_dict() for n in wanted]
+    return TrainConfig.from_dict(d).check()
+
+
+def _report(result) -> None:
+    table = Table(title=f"run {result.run_id}", show_header=False)
+    table.add_row("store", result.tracking_uri)
+    table.add_row("registered", f"version {result.version}")
+    table.add_row(
+        "champion", ("[green]promoted[/green] " if result.promoted else "[yellow]kept[/yellow] ") + result.reason
+    )
+    for k, v in result.metrics.items():
+        if k.startswith(("mean_", "loso/mean_")) or k in ("fit_seconds", "n_train"):
+            table.add_row(k, f"{v:.4f}" if isinstance(v, float) else str(v))
+    out.print(table)
+
+
+@app.command()
+def train(
+    config: Annotated[
+        str | None, typer.Option(help="Configuration file (.toml/.json), or 'default' for the shipped model's.")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Registered model name.")] = None,
+    tasks: Annotated[str | None, typer.Option(help="Comma-separated zero-shot task names (default: all).")] = None,
+    encoder: Annotated[str | None, typer.Option(help="Encoder parts joined by + (stats, z, gnn, text).")] = None,
+    predictor: Annotated[str | None, typer.Option(help="gbdt, mlp or cluster.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the sample and the predictor.")] = None,
+    max_rows: Annotated[int | None, typer.Option(help="Training rows per task.")] = None,
+    nbgraph_rows: Annotated[int | None, typer.Option(help="Training rows per NAS-Bench-Graph dataset.")] = None,
+    eval_rows: Annotated[int | None, typer.Option(help="Evaluation rows per task at most.")] = None,
+    gate_margin: Annotated[float | None, typer.Option(help="How much a new model must beat the champion by.")] = None,
+    optuna_trials: Annotated[int | None, typer.Option(help="Hyperparameter search trials (0: none).")] = None,
+    optuna_timeout: Annotated[float | None, typer.Option(help="Hyperparameter search budget, seconds.")] = None,
+    leave_one_space_out: Annotated[
+        bool | None, typer.Option("--leave-one-space-out/--no-leave-one-space-out", help="Also the zero-shot protocol.")
+    ] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow store (default: $MLFLOW_TRACKING_URI or SQLite).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Promote to champion even if the gate says no (recorded).")] = False,
+    export: Annotated[Path | None, typer.Option(help="Also write the model folder and its card here.")] = None,
+) -> None:
+    """Train a predictor on the bundled benchmark tables as a tracked MLflow run, register it, and gate it."""
+    from archscore.training.pipeline import train as run_training
+
+    overrides = {"name": name, "encoder": encoder, "predictor": predictor, "seed": seed, "max_rows": max_rows,
+                     "nbgraph_rows": nbgraph_rows, "eval_rows": eval_rows, "gate_margin": gate_margin,
+                     "optuna_trials": optuna_trials, "optuna_timeout": optuna_timeout,
+                     "leave_one_space_out": leave_one_space_out, "task_names": tasks}  # fmt: skip
+    try:
+        cfg = _train_config(config, overrides)
+        result = run_training(cfg, tracking_uri=tracking_uri, force=force, export=export, say=_say)
+    except (ArchscoreError, ValueError) as exc:
+        _fail(exc)
+    _report(result)
+
+
+@app.command()
+def retrain(
+    labels: Annotated[Path, typer.Option(help="CSV or Parquet: onnx / onnx_base64 / space+cell columns, and values.")],
+    value_column: Annotated[str, typer.Option(help="The column of measured values.")] = "value",
+    name: Annotated[str, typer.Option(help="Registered model to retrain (from its champion).")] = "archscore",
+    label_name: Annotated[str | None, typer.Option(help="Name of this labels set (default: the file's stem).")] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow store (default: $MLFLOW_TRACKING_URI or SQLite).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Promote to champion even if the gate says no (recorded).")] = False,
+) -> None:
+    """Add your own measurements to the champion's training data, retrain, and gate the result."""
+    from archscore.training.pipeline import retrain as run_retrain
+
+    try:
+        result = run_retrain(labels, value_column=value_column, name=name, label_name=label_name,
+                             tracking_uri=tracking_uri, force=force, say=_say)  # fmt: skip
+    except (ArchscoreError, ValueError) as exc:
+        _fail(exc)
+    _report(result)
+
+
+@app.command("models")
+def models_list(
+    name: Annotated[str, typer.Argument(help="Registered model name.")] = "archscore",
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow store (default: $MLFLOW_TRACKING_URI or SQLite).")
+    ] = None,
+) -> None:
+    """List a registered model's versions: which is champion, and each gate decision with its reason."""
+    from archscore.training import tracking
+
+    try:
+        mlflow, uri = tracking.connect(tracking_uri)
+        client = mlflow.MlflowClient()
+        versions = client.search_model_versions(f"name = '{name}'")
+    except (ArchscoreError, ValueError) as exc:
+        _fail(exc)
+    if not versions:
+        _fail(ArchscoreError(f"no registered model {name!r} in {uri}"))
+    aliases: dict[str, list[str]] = {}
+    for alias, version in (client.get_registered_model(name).aliases or {}).items():
+        aliases.setdefault(str(version), []).append(alias)
+    table = Table(title=f"{name} in {uri}")
+    for col in ("version", "aliases", "decision", "score", "reason", "run"):
+        table.add_column(col)
+    for v in sorted(versions, key=lambda v: int(v.version)):
+        t = v.tags or {}
+        row = (str(v.version), ",".join(aliases.get(str(v.version), [])), t.get("gate.decision", "?"))
+        table.add_row(*row, t.get("gate.new_score", "?"), t.get("gate.reason", ""), str(v.run_id))
+    out.print(table)
+
+
+def _say(message: str) -> None:
+    err.print(message, highlight=False, markup=False)
+
+
 def run() -> None:  # console-script entry point
     app()
 

@@ -6,7 +6,6 @@ import hashlib
 import os
 import platform
 import subprocess
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -85,19 +84,3 @@ def write_results(out: Path, result: dict, markdown, plot) -> None:
         plot(result, out.with_suffix(".png"))
     except ImportError:
         print("matplotlib is not installed: no plot")
-
-
-@dataclass(frozen=True)
-class Task:
-    """One benchmark table: a bundled source's target, on one dataset, optionally filtered and sampled."""
-
-    name: str  # "<space>/<dataset or task>"
-    source: str
-    target: str
-    dataset: str
-    where: dict = field(default_factory=dict)
-    max_rows: int | None = None
-
-    @property
-    def space(self) -> str:
-        return self.name.split("/")[0]

@@ -31,11 +31,11 @@ from pathlib import Path
 
 import _common
 import numpy as np
-from _common import Task
 
 from archscore import data
 from archscore.training import metrics
 from archscore.training.protocols import FEW_SHOT_SIZES, few_shot, summarise
+from archscore.training.tasks import Task
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGETS_C10 = {78: 0.72, 156: 0.82, 469: 0.87}

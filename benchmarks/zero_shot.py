@@ -39,17 +39,16 @@ from pathlib import Path
 
 import _common
 import numpy as np
-from _common import Task
 from scipy.stats import rankdata
 
 from archscore import data
 from archscore.data.cache import GraphCache
 from archscore.errors import UnknownNameError
 from archscore.training import metrics
+from archscore.training.tasks import Task, zero_shot_tasks
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ZERO_COST = ("synflow", "jacov", "nwot", "snip", "grasp", "fisher", "grad_norm", "epe_nas", "zen", "l2_norm", "plain")
-NAS_BENCH_GRAPH = ("cora", "citeseer", "pubmed", "cs", "physics", "photo", "computers", "arxiv", "proteins")
 PUBLISHED_NB101_TO_NB201 = {
     "GENNAPE": 0.815,
     "FLAN (two GNNs averaged)": 0.849,
@@ -58,20 +57,6 @@ PUBLISHED_NB101_TO_NB201 = {
     "(thousands to the full 423k table) than the 500 labelled NB101 rows bundled here",
 }
 TARGET_NB201_C10 = 0.85
-
-
-def tasks(max_rows: int | None, nbgraph_rows: int) -> list[Task]:
-    """Every held-out task; ``max_rows`` (``nbgraph_rows`` on NAS-Bench-Graph) caps a table by a seeded sample."""
-    out = [
-        Task(f"nb201/{d}", "nb201", f"{d}_val_acc", d, {}, max_rows) for d in ("cifar10", "cifar100", "imagenet16_120")
-    ]
-    for space, naslib in (("nb101", "nasbench101"), ("nb301", "nasbench301")):
-        where = {"search_space": naslib, "dataset": "cifar10"}
-        out.append(Task(f"{space}/cifar10", "naslib_zc", "val_accuracy", "cifar10", where, max_rows))
-    for space in ("tnb101_micro", "tnb101_macro"):
-        out += [Task(f"{space}/{t}", space, t, t, {}, max_rows) for t in ("class_scene", "class_object")]
-    out += [Task(f"nbgraph/{d}", "nbgraph", "valid_perf", d, {"dataset": d}, nbgraph_rows) for d in NAS_BENCH_GRAPH]
-    return out
 
 
 @dataclass
@@ -345,7 +330,9 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
     seeds = list(range(1 if args.quick else args.seeds))
     encoders = ["stats", "stats+z"] if args.quick else args.encoders.split(",")
-    chosen = tasks(None if args.quick or not args.max_rows else args.max_rows, 300 if args.quick else args.nbgraph_rows)
+    chosen = zero_shot_tasks(
+        None if args.quick or not args.max_rows else args.max_rows, 300 if args.quick else args.nbgraph_rows
+    )
     if args.quick:  # one task per space, and few NAS-Bench-Graph rows
         chosen = [t for t in chosen if t.name in ("nb201/cifar10", "nb101/cifar10", "tnb101_micro/class_scene",
                                                   "tnb101_macro/class_scene", "nbgraph/cora")]  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import functools
 import gzip
+import hashlib
 import io
 import math
 from collections.abc import Sequence
@@ -85,6 +86,23 @@ def _source(name: str) -> Source:
         return SOURCES[name]
     except KeyError:
         raise UnknownNameError(f"unknown data source {name!r}; bundled: {', '.join(SOURCES)}") from None
+
+
+@functools.cache
+def data_version() -> str:
+    """Digest of every bundled table (names and bytes): which data a trained model saw."""
+    h = hashlib.blake2b(digest_size=8)
+    root = resources.files("archscore.data").joinpath("bundled")
+
+    def walk(entry, prefix: str) -> None:
+        for child in sorted(entry.iterdir(), key=lambda e: e.name):
+            if child.is_dir():
+                walk(child, f"{prefix}{child.name}/")
+            elif child.name.endswith((".csv.gz", ".md")):
+                h.update(f"{prefix}{child.name}".encode() + b"\0" + child.read_bytes())
+
+    walk(root, "")
+    return h.hexdigest()
 
 
 def bundled_path(relative: str) -> resources.abc.Traversable:

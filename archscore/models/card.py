@@ -1,0 +1,82 @@
+"""The model card written beside an exported model: what it learned from, how well it did, where it fails."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from archscore.models.scoring import ScoringModel
+    from archscore.training.config import TrainConfig
+
+
+def _table(rows: dict[str, dict[str, float]], columns: tuple[str, ...]) -> list[str]:
+    lines = ["| task | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for task, ms in rows.items():
+        lines.append(f"| {task} | " + " | ".join(f"{ms.get(c, float('nan')):.3f}" for c in columns) + " |")
+    return lines
+
+
+def model_card(model: ScoringModel, config: TrainConfig, scores: dict[str, float]) -> str:
+    """Markdown: intended use, data, configuration, evaluation (fixed split and zero-shot), limits."""
+    md = model.metadata
+    held = md.get("evaluation", {})
+    loso = {k[len("loso/") :].rsplit("/", 1)[0]: {} for k in scores if k.startswith("loso/") and k.count("/") == 2}
+    for k, v in scores.items():
+        if k.startswith("loso/") and k.count("/") == 2:
+            task, metric = k[len("loso/") :].rsplit("/", 1)
+            loso[task][metric] = v
+    cols = ("kendall_tau", "spearman_rho", "precision_at_top5", "mae", "coverage90")
+    lines = [
+        f"# Model card: {config.name} ({model.target})",
+        "",
+        "## Intended use",
+        "Zero-shot ranking of neural architectures by expected accuracy *within their own search space or",
+        "candidate set*: the prediction is a percentile (0 = worst, 1 = best of a comparable population), with",
+        "a std. Use it to pre-screen candidates before training them, or as the prior of a search loop;",
+        "retrain it with your own measurements (`archscore retrain --labels FILE`) for your space and task.",
+        "Not a predictor of absolute accuracy, and not of latency.",
+        "",
+        "## Model",
+        f"- encoder `{model.encoder}` (free statistics of the ArchGraph, and the same standardised against the",
+        f"  nearest reference population), predictor `{model.predictor}` {model.predictor_params}, seed {model.seed}",
+        f"- {model.n_train_} training rows; {len(model.population_names_)} reference populations; "
+        f"out-of-distribution threshold {model.ood_threshold_:.2f} (RMS z-score to the nearest population)",
+        f"- archscore {md.get('archscore.version', '?')}, bundled data {md.get('archscore.data_version', '?')}, "
+        f"LightGBM {md.get('lightgbm.version', '?')}, scikit-learn {md.get('sklearn.version', '?')}",
+        f"- MLflow run `{md.get('run_id', '?')}`",
+        "",
+        "## Data",
+        "Training part of every task below (the bundled benchmark tables; at most "
+        f"{config.max_rows} rows per task, {config.nbgraph_rows} per NAS-Bench-Graph dataset, seed {config.seed}):",
+        "",
+        ", ".join(f"`{t}`" for t in md.get("trained_on", [])),
+        "",
+        f"Evaluation: a fixed split by a hash of (task, architecture), {config.eval_fraction:.0%} of each task, "
+        f"at most "
+        f"{config.eval_rows} rows; never trained on.",
+        "",
+        "## Evaluation on the fixed split (in-distribution: every space seen in training)",
+        "",
+        *_table(held, cols),
+        "",
+        "Averages: " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items() if k.startswith("mean_")),
+    ]
+    if loso:
+        lines += [
+            "",
+            "## Zero-shot (leave one space out: refit without the space, scored on its evaluation rows)",
+            "",
+            *_table(loso, cols),
+        ]
+    lines += [
+        "",
+        "## Limits",
+        "- Targets are ranks within a task: scores of architectures from different spaces or datasets are not",
+        "  comparable as accuracies; rank candidates of one setting against each other.",
+        "- An architecture unlike every training population (flagged `ood`) gets a prediction from the nearest",
+        "  population's scale; treat it as a weak prior.",
+        "- Zero-shot quality varies by space (see the table above and `benchmarks/results/zero_shot.md`): strong on",
+        "  NB201/NB101-like cell spaces, weak on TransNAS macro and several NAS-Bench-Graph datasets.",
+        "- Accuracy only; latency needs measurements on the target device (see the few-shot latency benchmark).",
+    ]
+    return "\n".join(lines) + "\n"

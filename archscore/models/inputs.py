@@ -1,0 +1,143 @@
+"""Architectures given as records (an ONNX file, ONNX bytes, or a search-space cell) → ArchGraphs.
+
+The same reading serves the MLflow model (a DataFrame's rows), ``archscore retrain --labels``
+(a CSV's rows) and the service (JSON items). Every record is read, and every bad one is reported
+with its row number before anything is scored or trained.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import hashlib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from archscore.errors import ArchscoreError
+from archscore.graph import ArchGraph, from_onnx
+
+ARCH_COLUMNS = ("onnx", "onnx_base64", "space")
+"""A record names its architecture by one of these: an ONNX path, base64 ONNX bytes, or a space (+ cell)."""
+MAX_REPORTED = 20
+
+
+class RecordError(ArchscoreError, ValueError):
+    """Records that cannot be read; ``problems`` lists ``(row, message)`` for every bad row."""
+
+    def __init__(self, what: str, problems: list[tuple[int, str]]) -> None:
+        self.problems = problems
+        lines = [f"row {row}: {msg}" for row, msg in problems[:MAX_REPORTED]]
+        more = len(problems) - MAX_REPORTED
+        if more > 0:
+            lines.append(f"… and {more} more row(s)")
+        super().__init__(f"{what}: {len(problems)} bad row(s)\n  " + "\n  ".join(lines))
+
+
+@dataclass(frozen=True)
+class Arch:
+    """One architecture read from a record: its graph and a stable id (canonical cell or ONNX digest)."""
+
+    id: str
+    graph: ArchGraph
+
+
+def _text(value: object) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value).strip()
+
+
+DIRECT_BUILD = 64
+"""Up to this many cells of one space are built directly; more go through the on-disk graph cache."""
+
+
+def _check_record(record: Mapping[str, object], base: Path | None) -> tuple[str, object]:
+    """What a record names, checked: ``("cell", (space, dataset, canonical))`` or ``("onnx", bytes)``."""
+    onnx_path, b64, space = (_text(record.get(k)) for k in ARCH_COLUMNS)
+    given = [k for k, v in zip(ARCH_COLUMNS, (onnx_path, b64, space)) if v]
+    if len(given) != 1:
+        raise ValueError(
+            f"name the architecture by exactly one of {', '.join(ARCH_COLUMNS)} (given: {', '.join(given) or 'none'})"
+        )
+    if space:
+        from archscore.spaces import get
+
+        cell = _text(record.get("cell"))
+        if not cell:
+            raise ValueError(f"space {space!r} needs a cell")
+        s = get(space)
+        return "cell", (space, s.dataset(_text(record.get("dataset")) or None), s.canonical(cell))
+    if b64:
+        try:
+            return "onnx", base64.b64decode(b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("onnx_base64 is not valid base64") from None
+    path = Path(onnx_path)
+    if base is not None and not path.is_absolute():
+        path = base / path
+    if not path.is_file():
+        raise ValueError(f"ONNX file {str(path)!r} does not exist")
+    return "onnx", path.read_bytes()
+
+
+def _cell_graphs(space: str, dataset: str, cells: list[str]) -> list[ArchGraph]:
+    if len(cells) <= DIRECT_BUILD:
+        from archscore.spaces import get
+
+        s = get(space)
+        return [s.to_graph(c, dataset) for c in cells]
+    from archscore.data.cache import GraphCache
+
+    return GraphCache().graphs(space, cells, dataset)
+
+
+def read_records(records: Sequence[Mapping[str, object]], what: str, base: Path | None = None) -> list[Arch]:
+    """Every record's architecture; a :class:`RecordError` listing every bad row (1-based) otherwise.
+
+    Keys of a record: ``onnx`` (a path, relative to ``base``), ``onnx_base64``, or ``space`` +
+    ``cell`` (and optionally ``dataset``). Cells of one space are built together.
+    """
+    out: list[Arch | None] = [None] * len(records)
+    problems: list[tuple[int, str]] = []
+    cells: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for i, record in enumerate(records):
+        try:
+            kind, value = _check_record(record, base)
+            if kind == "cell":
+                space, dataset, cell = value  # type: ignore[misc]
+                cells.setdefault((space, dataset), []).append((i, cell))
+            else:
+                out[i] = Arch("onnx:" + hashlib.sha256(value).hexdigest()[:16], from_onnx(value))  # type: ignore[arg-type]
+        except (ArchscoreError, ValueError, KeyError) as e:
+            problems.append((i + 1, str(e)))
+    for (space, dataset), items in cells.items():
+        graphs = _cell_graphs(space, dataset, [c for _, c in items])
+        for (i, cell), g in zip(items, graphs):
+            out[i] = Arch(f"{space}:{dataset}:{cell}", g)
+    if problems:
+        raise RecordError(what, sorted(problems))
+    return out  # type: ignore[return-value]
+
+
+def read_table(path: str | Path) -> list[dict[str, object]]:
+    """Rows of a CSV or Parquet file as dicts (the file's own columns)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArchscoreError(f"labels file {str(path)!r} does not exist")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise ArchscoreError("reading Parquet needs pyarrow: pip install 'archscore[train]'") from None
+        try:
+            return pq.read_table(path).to_pylist()
+        except Exception as e:  # pyarrow raises several types for a file that is not Parquet
+            raise ArchscoreError(f"{path}: not a readable Parquet file ({e})") from None
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            return list(csv.DictReader(f))
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise ArchscoreError(f"{path}: not a readable CSV file ({e})") from None

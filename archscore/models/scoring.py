@@ -1,0 +1,402 @@
+"""A ready-to-use predictor over architectures: encoders → predictor, with what it was trained on.
+
+:class:`ScoringModel` is what archscore ships, registers in MLflow and serves. It takes ArchGraphs
+(or ONNX files, bytes, models), encodes them, and returns the predicted target with a std. It
+remembers what it needs to score an architecture *alone*, without its search space at hand:
+
+* **Reference populations.** A NAS benchmark's accuracy depends on an architecture's size *relative
+  to its space* far more than on its absolute MACs (the zero-shot benchmark's finding). The ``z``
+  encoder is each free statistic standardised against a population of architectures. Every
+  training task leaves its population's mean and std in the model; an architecture is then
+  standardised against the population it is closest to (``reference="nearest"``), or against the
+  batch it is scored with (``reference="batch"``, for ranking a large set of candidates from a
+  space the model never saw), or against a named one.
+* **Out-of-distribution distance.** The same closeness, as the root-mean-square z-score to the
+  nearest population: rows far beyond what the training rows themselves showed are flagged.
+
+Targets: with ``target_transform="percentile"`` every task's target becomes its rank within the
+task (a percentile in (0, 1)), so tasks measured in different units train one model and the
+prediction reads "how good within its own space". With ``"none"`` the raw values are learned (one
+task, or tasks in one unit).
+
+Persistence (:meth:`ScoringModel.save` / :meth:`ScoringModel.load`) is a folder: ``model.json``
+(configuration, populations, metadata) and the predictor (LightGBM boosters as their own text
+format; other predictors with joblib, their library versions recorded and checked on load).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.stats import rankdata
+
+from archscore.errors import ArchscoreError, UnknownNameError
+from archscore.graph import ArchGraph, from_onnx
+
+log = logging.getLogger(__name__)
+
+ENCODERS = ("stats", "z", "gnn", "text")
+"""Encoder parts a ScoringModel composes (``+``-joined in configurations: ``stats+z``)."""
+PREDICTORS = ("gbdt", "mlp", "cluster")
+TRANSFORMS = ("percentile", "none")
+REFERENCES = ("nearest", "batch")
+FORMAT_VERSION = 1
+STD_FLOOR = 0.1
+"""Smallest population std (signed-log units) used in distances: a statistic constant in a space
+still lets an architecture that differs in it be far from that space."""
+OOD_QUANTILE = 0.99
+
+
+class ModelFormatError(ArchscoreError):
+    """A saved model folder that is missing, incomplete, corrupted or from an incompatible version."""
+
+
+@dataclass
+class Group:
+    """One training task: its name (``source/target`` or a user's label file), graphs and labels.
+
+    ``population`` are the graphs its reference statistics come from (default: ``graphs``);
+    unlabelled architectures of the same space belong there too.
+    """
+
+    name: str
+    graphs: list[ArchGraph]
+    y: np.ndarray
+    population: list[ArchGraph] | None = None
+
+
+def percentile(y: np.ndarray) -> np.ndarray:
+    """Each value's rank within ``y`` as a percentile in (0, 1) (ties share their mean rank)."""
+    y = np.asarray(y, dtype=np.float64)
+    return (rankdata(y) - 0.5) / len(y)
+
+
+def parse_parts(encoder: str | Sequence[str]) -> tuple[str, ...]:
+    parts = tuple(encoder.split("+")) if isinstance(encoder, str) else tuple(encoder)
+    bad = [p for p in parts if p not in ENCODERS]
+    if bad or not parts:
+        raise UnknownNameError(f"unknown encoder part(s) {bad or parts!r}; compose from {', '.join(ENCODERS)}")
+    if "z" in parts and len(set(parts)) != len(parts):
+        raise UnknownNameError(f"encoder parts repeat: {'+'.join(parts)}")
+    return parts
+
+
+def make_predictor(name: str, params: dict[str, Any] | None = None, seed: int | None = 0):
+    """A fresh predictor by name (see :data:`PREDICTORS`) with its hyperparameters."""
+    from archscore.predictors import ClusterEnsembleRegressor, GBDTRegressor, MLPEnsembleRegressor
+
+    classes = {"gbdt": GBDTRegressor, "mlp": MLPEnsembleRegressor, "cluster": ClusterEnsembleRegressor}
+    if name not in classes:
+        raise UnknownNameError(f"unknown predictor {name!r}; choose one of {', '.join(classes)}")
+    cls = classes[name]
+    params = dict(params or {})
+    valid = set(cls().get_params())
+    bad = sorted(set(params) - valid)
+    if bad:
+        raise UnknownNameError(f"{name} has no hyperparameter(s) {', '.join(bad)}; valid: {', '.join(sorted(valid))}")
+    if "random_state" in valid:
+        params.setdefault("random_state", seed)
+    return cls(**params)
+
+
+def as_graphs(archs: object) -> list[ArchGraph]:
+    """ArchGraphs from a sequence of ArchGraphs, ONNX paths, bytes or ``onnx.ModelProto``."""
+    if isinstance(archs, (str, bytes, os.PathLike, ArchGraph)):
+        archs = [archs]
+    return [a if isinstance(a, ArchGraph) else from_onnx(a) for a in archs]
+
+
+class ScoringModel:
+    """Encoders and a predictor fitted together on one or more labelled tasks.
+
+    Args:
+        target: Name of the predicted quantity (e.g. ``"accuracy_percentile"``).
+        encoder: Encoder parts joined by ``+`` (see :data:`ENCODERS`).
+        predictor: Predictor name (see :data:`PREDICTORS`) and ``predictor_params`` its settings.
+        target_transform: ``"percentile"`` (within each task) or ``"none"``.
+        seed: Seed of the predictor.
+        metadata: Free-form facts stored with the model (data, versions, run id …).
+    """
+
+    def __init__(
+        self,
+        target: str = "accuracy_percentile",
+        encoder: str = "stats+z",
+        predictor: str = "gbdt",
+        predictor_params: dict[str, Any] | None = None,
+        target_transform: str = "percentile",
+        seed: int = 0,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self.target = target
+        self.encoder = encoder
+        self.predictor = predictor
+        self.predictor_params = dict(predictor_params or {})
+        self.target_transform = target_transform
+        self.seed = seed
+        self.metadata = dict(metadata or {})
+        self._encoders: dict[str, Any] = {}
+
+    # -- encoding ------------------------------------------------------------------------------
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return parse_parts(self.encoder)
+
+    def _stats(self, graphs: list[ArchGraph]) -> np.ndarray:
+        from archscore.encoders import StatsEncoder
+
+        enc = self._encoders.setdefault("stats", StatsEncoder(drop_constant=False))
+        return enc._raw(graphs)
+
+    def features(self, graphs: list[ArchGraph], reference: str | list[ArchGraph] | None = None) -> np.ndarray:
+        """The feature matrix of ``graphs``; ``reference`` chooses the population of the ``z`` part."""
+        stats = self._stats(graphs)
+        blocks = []
+        for part in self.parts:
+            if part == "stats":
+                blocks.append(stats)
+            elif part == "z":
+                mean, std = self._reference(stats, reference)
+                blocks.append((stats - mean) / np.where(std > 0, std, 1.0))
+            else:
+                blocks.append(self._embed(part, graphs))
+        return np.hstack(blocks) if blocks else np.zeros((len(graphs), 0))
+
+    def _embed(self, part: str, graphs: list[ArchGraph]) -> np.ndarray:
+        if part not in self._encoders:
+            if part == "gnn":
+                from archscore.encoders.gnn import GNNEncoder
+
+                enc = GNNEncoder(pretrained="default")
+            else:
+                from archscore.encoders.text import TextEncoder
+
+                enc = TextEncoder()
+            self._encoders[part] = enc.fit(graphs[:1])
+        return self._encoders[part].transform(graphs)
+
+    def _reference(self, stats: np.ndarray, reference) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std rows (one per graph) of the population each graph is standardised against."""
+        reference = "nearest" if reference is None else reference
+        if isinstance(reference, str) and reference == "batch":
+            if len(stats) < 2:
+                raise ValueError("reference='batch' needs at least 2 architectures; use 'nearest' for fewer")
+            return stats.mean(axis=0), stats.std(axis=0)
+        if isinstance(reference, str) and reference == "nearest":
+            which, _ = self._nearest(stats)
+            return self.population_mean_[which], self.population_std_[which]
+        if isinstance(reference, str):
+            if reference not in self.population_names_:
+                raise UnknownNameError(
+                    f"unknown reference population {reference!r}; choose 'nearest', 'batch' or one of "
+                    f"{', '.join(self.population_names_)}"
+                )
+            i = self.population_names_.index(reference)
+            return self.population_mean_[i], self.population_std_[i]
+        pop = self._stats(as_graphs(reference))
+        return pop.mean(axis=0), pop.std(axis=0)
+
+    def _nearest(self, stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per row, the index of the nearest population and the RMS z-score to it."""
+        std = np.maximum(self.population_std_, STD_FLOOR)  # (P, F)
+        z = (stats[:, None, :] - self.population_mean_[None]) / std[None]
+        d = np.sqrt(np.mean(z**2, axis=2))  # (N, P)
+        which = d.argmin(axis=1)
+        return which, d[np.arange(len(stats)), which]
+
+    # -- fit / predict ---------------------------------------------------------------------------
+    def fit(self, groups: Sequence[Group]) -> ScoringModel:
+        """Fit on labelled tasks: populations from each task, one predictor on all rows."""
+        if not groups:
+            raise ValueError("ScoringModel.fit needs at least one labelled task")
+        if self.target_transform not in TRANSFORMS:
+            raise UnknownNameError(f"unknown target_transform {self.target_transform!r}; choose {TRANSFORMS}")
+        self.parts  # noqa: B018 - validates the encoder string before any work
+        names, means, stds = [], [], []
+        Xs, ys = [], []
+        for g in groups:
+            y = np.asarray(g.y, dtype=np.float64)
+            if len(g.graphs) != len(y) or len(y) < 2:
+                raise ValueError(
+                    f"task {g.name!r}: {len(g.graphs)} graphs and {len(y)} labels (need ≥ 2 of each, equal)"
+                )
+            if not np.isfinite(y).all():
+                raise ValueError(f"task {g.name!r}: labels must be finite numbers")
+            pop = self._stats(g.population if g.population is not None else g.graphs)
+            names.append(g.name)
+            means.append(pop.mean(axis=0))
+            stds.append(pop.std(axis=0))
+        self.population_names_ = names
+        self.population_mean_ = np.asarray(means)
+        self.population_std_ = np.asarray(stds)
+        for g in groups:
+            Xs.append(self.features(g.graphs, reference=g.name))
+            y = np.asarray(g.y, dtype=np.float64)
+            ys.append(percentile(y) if self.target_transform == "percentile" else y)
+        X = np.vstack(Xs)
+        self.predictor_ = make_predictor(self.predictor, self.predictor_params, self.seed).fit(X, np.concatenate(ys))
+        # how far training rows sit from their nearest population: the out-of-distribution threshold
+        _, d = self._nearest(np.vstack([self._stats(g.graphs) for g in groups]))
+        self.ood_threshold_ = float(np.quantile(d, OOD_QUANTILE))
+        self.n_train_ = len(X)
+        self.n_features_in_ = int(X.shape[1])
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "predictor_"):
+            raise ArchscoreError("this ScoringModel is not fitted; call fit() or load a saved model")
+
+    def predict(self, archs, return_std: bool = False, reference: str | list | None = None):
+        """Predicted target of each architecture (ArchGraphs, ONNX paths, bytes or models).
+
+        Returns ``mean`` or, with ``return_std=True``, ``(mean, std)``.
+        """
+        self._check_fitted()
+        graphs = as_graphs(archs)
+        if not graphs:
+            return (np.zeros(0), np.zeros(0)) if return_std else np.zeros(0)
+        return self.predictor_.predict(self.features(graphs, reference), return_std=return_std)
+
+    def distance(self, archs) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Per architecture: the nearest population's name, the RMS z-score to it, and an OOD flag."""
+        self._check_fitted()
+        which, d = self._nearest(self._stats(as_graphs(archs)))
+        return [self.population_names_[i] for i in which], d, d > self.ood_threshold_
+
+    # -- persistence -----------------------------------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "encoder": self.encoder,
+            "predictor": self.predictor,
+            "predictor_params": self.predictor_params,
+            "target_transform": self.target_transform,
+            "seed": self.seed,
+        }
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the model to the folder ``path`` (created; files in it are replaced atomically)."""
+        self._check_fitted()
+        import lightgbm
+        import sklearn
+
+        from archscore import __version__
+
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        files: dict[str, str] = {}
+        pred = self.predictor_
+        if self.predictor == "gbdt":
+            state = {"noise_std_": pred.noise_std_, "n_features_in_": pred.n_features_in_}
+            for i, b in enumerate(pred.estimators_):
+                name = f"member_{i}.lgb.txt"
+                _write_atomic(folder / name, b.booster_.model_to_string().encode())
+                files[name] = _sha256(folder / name)
+        else:
+            import joblib
+
+            state = {}
+            tmp = folder / "predictor.joblib.tmp"
+            joblib.dump(pred, tmp)
+            os.replace(tmp, folder / "predictor.joblib")
+            files["predictor.joblib"] = _sha256(folder / "predictor.joblib")
+        doc = {
+            "format": FORMAT_VERSION,
+            "config": self.config(),
+            "metadata": self.metadata,
+            "populations": {
+                "names": self.population_names_,
+                "mean": self.population_mean_.tolist(),
+                "std": self.population_std_.tolist(),
+            },
+            "ood_threshold": self.ood_threshold_,
+            "n_train": self.n_train_,
+            "n_features_in": self.n_features_in_,
+            "predictor_state": state,
+            "files": files,
+            "versions": {
+                "archscore": __version__,
+                "lightgbm": lightgbm.__version__,
+                "scikit-learn": sklearn.__version__,
+            },
+        }
+        _write_atomic(folder / "model.json", json.dumps(doc, indent=1).encode())
+        return folder
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> ScoringModel:
+        """Read a model folder written by :meth:`save`; every file is checked against its checksum."""
+        folder = Path(path)
+        try:
+            doc = json.loads((folder / "model.json").read_text())
+        except FileNotFoundError:
+            raise ModelFormatError(f"{str(folder)!r} is not an archscore model folder (no model.json)") from None
+        except (OSError, ValueError) as e:
+            raise ModelFormatError(f"{folder / 'model.json'}: unreadable ({e})") from None
+        if doc.get("format") != FORMAT_VERSION:
+            raise ModelFormatError(
+                f"{folder}: model format {doc.get('format')!r}, this archscore reads {FORMAT_VERSION}"
+            )
+        for name, digest in doc["files"].items():
+            if not (folder / name).is_file() or _sha256(folder / name) != digest:
+                raise ModelFormatError(f"{folder / name}: missing or corrupted (checksum mismatch)")
+        model = cls(**doc["config"], metadata=doc.get("metadata"))
+        pops = doc["populations"]
+        model.population_names_ = list(pops["names"])
+        model.population_mean_ = np.asarray(pops["mean"], dtype=np.float64)
+        model.population_std_ = np.asarray(pops["std"], dtype=np.float64)
+        model.ood_threshold_ = float(doc["ood_threshold"])
+        model.n_train_ = int(doc["n_train"])
+        model.n_features_in_ = int(doc["n_features_in"])
+        if model.predictor == "gbdt":
+            import lightgbm
+
+            pred = make_predictor("gbdt", model.predictor_params, model.seed)
+            names = sorted(
+                (n for n in doc["files"] if n.startswith("member_")), key=lambda n: int(n.split("_")[1].split(".")[0])
+            )
+            pred.estimators_ = [_Booster(lightgbm.Booster(model_str=(folder / n).read_text())) for n in names]
+            pred.noise_std_ = float(doc["predictor_state"]["noise_std_"])
+            pred.n_features_in_ = int(doc["predictor_state"]["n_features_in_"])
+        else:
+            import joblib
+
+            pred = joblib.load(folder / "predictor.joblib")
+        model.predictor_ = pred
+        return model
+
+    def __repr__(self) -> str:
+        fitted = f", n_train={self.n_train_}" if hasattr(self, "n_train_") else ""
+        return f"ScoringModel(target={self.target!r}, encoder={self.encoder!r}, predictor={self.predictor!r}{fitted})"
+
+
+class _Booster:
+    """A loaded LightGBM booster with the ``predict`` of a fitted ``LGBMRegressor``."""
+
+    def __init__(self, booster) -> None:
+        self.booster_ = booster
+
+    def predict(self, X):
+        return self.booster_.predict(X)
+
+
+def _member_index(name: str) -> int:
+    return int(name.split("_")[1].split(".")[0])
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

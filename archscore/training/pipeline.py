@@ -1,0 +1,470 @@
+"""The tracked training pipeline: load → (tune) → fit → evaluate → log → register → gate.
+
+``train(config)`` is one MLflow run: the configuration as parameters, the package and data
+versions as tags, the evaluation protocols' metrics, plots and tables as artefacts, and the model
+logged from code (:mod:`archscore.models.mlflow_model`) and registered as a new version of
+``config.name``. The promotion gate then moves the ``champion`` alias to the new version only if
+it beats the current champion on the fixed evaluation split (both models scored on the same rows)
+by ``config.gate_margin``; otherwise the version stays registered with the reason as tags.
+``force=True`` promotes regardless and says so in the tags.
+
+``retrain(labels)`` adds a user's measurements to the champion's own configuration (and to every
+labels file the champion was trained with, fetched from its run) and trains again, through the
+same gate.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from archscore.errors import ArchscoreError
+from archscore.models.scoring import Group, ScoringModel, percentile
+from archscore.training import metrics
+from archscore.training.config import ConfigError, LabelFile, TrainConfig
+from archscore.training.labels import load_labels
+from archscore.training.tasks import Rows, in_eval_split, load_task
+
+log = logging.getLogger(__name__)
+MIN_EVAL_ROWS = 5
+EXAMPLE_CELL = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+MODEL_CODE = Path(__file__).resolve().parent.parent / "models" / "mlflow_model.py"
+
+
+@dataclass
+class Dataset:
+    """Training and fixed evaluation rows of every task of a configuration."""
+
+    train: list[Rows]
+    eval: list[Rows]
+
+    def groups(self, train_only: bool = True) -> list[Group]:
+        """Training tasks; each one's reference population holds its training *and* evaluation graphs
+        (architectures only — labels of evaluation rows are never used)."""
+        by_task = {r.task: r for r in self.eval}
+        return [
+            Group(t.task, t.graphs, t.y, t.graphs + (by_task[t.task].graphs if t.task in by_task else []))
+            for t in self.train
+        ]
+
+
+@dataclass
+class TrainResult:
+    run_id: str
+    model: ScoringModel
+    metrics: dict[str, float]
+    version: str | None = None
+    promoted: bool = False
+    reason: str = ""
+    champion_before: str | None = None
+    tracking_uri: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _split_user(rows: Rows, fraction: float) -> tuple[Rows, Rows]:
+    is_eval = in_eval_split(rows.task, rows.cells, fraction)
+    if is_eval.sum() >= len(rows) - 1:  # tiny file: keep it for training
+        is_eval[:] = False
+    return rows.take(np.flatnonzero(~is_eval)), rows.take(np.flatnonzero(is_eval))
+
+
+def load_dataset(config: TrainConfig, label_root: Path | None = None, say: Callable[[str], None] = log.info) -> Dataset:
+    """Every task's rows: user labels first (they are checked before anything slow), then bundled tables."""
+    train, held = [], []
+    for lf in config.labels:
+        path = Path(lf.path) if label_root is None or Path(lf.path).is_absolute() else label_root / lf.path
+        rows = load_labels(path, lf.value_column, lf.name)
+        tr, ev = _split_user(rows, config.eval_fraction)
+        train.append(tr)
+        if len(ev):
+            held.append(ev)
+        say(f"labels {rows.task}: {len(tr)} training rows, {len(ev)} evaluation rows")
+    for task in config.task_list():
+        t0 = time.perf_counter()
+        tr, ev = load_task(task, config.eval_fraction, config.seed, config.eval_rows)
+        train.append(tr)
+        if len(ev) >= MIN_EVAL_ROWS:
+            held.append(ev)
+        say(f"task {task.name}: {len(tr)} training rows, {len(ev)} evaluation rows ({time.perf_counter() - t0:.1f} s)")
+    return Dataset(train, held)
+
+
+# -- evaluation -----------------------------------------------------------------------------------
+def evaluate(model: ScoringModel, rows: list[Rows]) -> tuple[dict[str, dict[str, float]], list[dict]]:
+    """Per evaluation task: every metric; and the per-architecture table (true, predicted, std)."""
+    per_task: dict[str, dict[str, float]] = {}
+    table: list[dict] = []
+    for r in rows:
+        if len(r) < MIN_EVAL_ROWS:
+            continue
+        mean, std = model.predict(r.graphs, return_std=True)
+        truth = percentile(r.y) if model.target_transform == "percentile" else r.y
+        per_task[r.task] = metrics.evaluate(truth, mean, std)
+        table += [
+            {"task": r.task, "arch": c, "measured": float(y), "true": float(t), "mean": float(m), "std": float(s)}
+            for c, y, t, m, s in zip(r.cells, r.y, truth, mean, std)
+        ]
+    return per_task, table
+
+
+def summary(per_task: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Every metric averaged over tasks (``mean_<metric>``)."""
+    if not per_task:
+        return {}
+    names = next(iter(per_task.values())).keys()
+    return {f"mean_{k}": float(np.nanmean([m[k] for m in per_task.values()])) for k in names}
+
+
+def gate_score(model: ScoringModel, rows: list[Rows], metric: str) -> float:
+    per_task, _ = evaluate(model, rows)
+    return summary(per_task).get(f"mean_{metric}", float("nan"))
+
+
+def leave_one_space_out(config: TrainConfig, data: Dataset, say: Callable[[str], None]) -> dict[str, dict[str, float]]:
+    """The zero-shot protocol on this configuration: per space, refit without it and score its evaluation rows."""
+    groups = data.groups()
+    out: dict[str, dict[str, float]] = {}
+    for space in dict.fromkeys(g.name.split("/")[0] for g in groups):
+        rest = [g for g in groups if g.name.split("/")[0] != space]
+        held = [r for r in data.eval if r.task.split("/")[0] == space]
+        if not rest or not held:
+            continue
+        model = _fresh(config).fit(rest)
+        per_task, _ = evaluate(model, held)
+        out.update(per_task)
+        say(f"leave-one-space-out {space}: " + ", ".join(f"{k} τ={v['kendall_tau']:.3f}" for k, v in per_task.items()))
+    return out
+
+
+def _fresh(config: TrainConfig, params: dict | None = None) -> ScoringModel:
+    return ScoringModel(
+        target=config.target,
+        encoder=config.encoder,
+        predictor=config.predictor,
+        predictor_params=params if params is not None else config.predictor_params,
+        target_transform=config.target_transform,
+        seed=config.seed,
+    )
+
+
+# -- hyperparameter search ------------------------------------------------------------------------
+GBDT_SPACE = {
+    "n_estimators": ("int", 100, 600),
+    "learning_rate": ("log", 0.01, 0.2),
+    "num_leaves": ("int", 7, 63),
+    "min_child_samples": ("int", 2, 30),
+    "colsample_bytree": ("float", 0.5, 1.0),
+    "reg_lambda": ("log", 1e-3, 10.0),
+}
+
+
+def tune(config: TrainConfig, data: Dataset, mlflow, say: Callable[[str], None]) -> dict[str, Any]:
+    """Optuna (TPE) over the GBDT's settings within ``optuna_timeout`` s; each trial a nested MLflow run.
+
+    Trials are judged on an inner split of the *training* rows (hashed like the evaluation split,
+    with another salt), so the fixed evaluation split stays unseen until the final model.
+    """
+    if config.predictor != "gbdt":
+        raise ConfigError(f"optuna_trials: the search space is defined for predictor 'gbdt', not {config.predictor!r}")
+    import optuna
+
+    inner_train, inner_eval = [], []
+    for g in data.groups():
+        rows = Rows(g.name, [str(i) for i in range(len(g.y))], g.graphs, g.y)
+        is_eval = in_eval_split("inner/" + g.name, rows.cells, 0.25)
+        inner_train.append(Group(g.name, [g.graphs[i] for i in np.flatnonzero(~is_eval)], g.y[~is_eval], g.population))
+        inner_eval.append(rows.take(np.flatnonzero(is_eval)))
+
+    def objective(trial) -> float:
+        params = dict(config.predictor_params)
+        for key, (kind, lo, hi) in GBDT_SPACE.items():
+            if kind == "int":
+                params[key] = trial.suggest_int(key, lo, hi)
+            else:
+                params[key] = trial.suggest_float(key, lo, hi, log=kind == "log")
+        with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
+            mlflow.log_params(params)
+            score = gate_score(_fresh(config, params).fit(inner_train), inner_eval, config.gate_metric)
+            mlflow.log_metric(f"inner_mean_{config.gate_metric}", score)
+        say(f"optuna trial {trial.number}: {config.gate_metric} {score:.4f}")
+        return score
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=config.seed))
+    study.enqueue_trial({k: v for k, v in config.predictor_params.items() if k in GBDT_SPACE})  # the baseline
+    study.optimize(objective, n_trials=config.optuna_trials, timeout=config.optuna_timeout)
+    mlflow.log_metric("optuna_trials_run", len(study.trials))
+    mlflow.log_metric(f"optuna_best_inner_{config.gate_metric}", study.best_value)
+    return {**config.predictor_params, **study.best_params}
+
+
+# -- artefacts ------------------------------------------------------------------------------------
+def _write_table(path: Path, table: list[dict]) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["task", "arch", "measured", "true", "mean", "std"])
+        writer.writeheader()
+        writer.writerows(table)
+
+
+def _plots(folder: Path, table: list[dict]) -> list[Path]:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log.warning("matplotlib is not installed: no plots")
+        return []
+    from scipy.stats import rankdata
+
+    tasks = list(dict.fromkeys(r["task"] for r in table))
+    out = []
+    for kind in ("scatter", "rank"):
+        fig, ax = plt.subplots(figsize=(6, 6))
+        for t in tasks:
+            rows = [r for r in table if r["task"] == t]
+            x = np.array([r["true"] for r in rows])
+            y = np.array([r["mean"] for r in rows])
+            if kind == "rank":
+                x, y = rankdata(x) / len(x), rankdata(y) / len(y)
+            ax.scatter(x, y, s=4, alpha=0.5, label=t)
+        ax.plot([0, 1], [0, 1], "k--", lw=0.8) if kind == "rank" else None
+        ax.set_xlabel("true rank (fraction)" if kind == "rank" else "true target")
+        ax.set_ylabel("predicted rank (fraction)" if kind == "rank" else "predicted mean")
+        ax.set_title(f"archscore evaluation split: predicted vs true ({kind})")
+        ax.legend(fontsize=6, markerscale=2)
+        path = folder / f"{kind}.png"
+        fig.savefig(path, dpi=90, bbox_inches="tight")
+        plt.close(fig)
+        out.append(path)
+    return out
+
+
+def _tags(config: TrainConfig, force: bool) -> dict[str, str]:
+    import lightgbm
+    import sklearn
+
+    from archscore import __version__
+    from archscore.data import data_version
+
+    return {
+        "archscore.version": __version__,
+        "archscore.data_version": data_version(),
+        "lightgbm.version": lightgbm.__version__,
+        "sklearn.version": sklearn.__version__,
+        "archscore.force": str(force).lower(),
+        "archscore.labels": ",".join(lf.name for lf in config.labels),
+    }
+
+
+def _params(config: TrainConfig) -> dict[str, Any]:
+    d = config.to_dict()
+    tasks = config.task_list()
+    flat = {k: v for k, v in d.items() if k not in ("tasks", "labels", "predictor_params")}
+    flat["tasks"] = config.tasks if isinstance(config.tasks, str) else f"{len(tasks)} tasks"
+    flat["task_names"] = ",".join(t.name for t in tasks)[:500]
+    flat.update({f"predictor.{k}": v for k, v in config.predictor_params.items()})
+    flat["labels"] = ",".join(lf.name for lf in config.labels)
+    return flat
+
+
+def log_model(mlflow, model: ScoringModel, folder: Path):
+    """Save ``model`` under ``folder`` and log it as an MLflow pyfunc from code; returns the ModelInfo."""
+    import pandas as pd
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    from archscore import __version__
+
+    model_dir = model.save(folder / "scoring_model")
+    inputs = Schema([ColSpec("string", c, required=False) for c in ("onnx", "onnx_base64", "space", "cell", "dataset")])
+    outputs = Schema(
+        [
+            ColSpec("string", "id"),
+            ColSpec("double", "mean"),
+            ColSpec("double", "std"),
+            ColSpec("string", "nearest"),
+            ColSpec("double", "distance"),
+            ColSpec("boolean", "ood"),
+        ]
+    )
+    return mlflow.pyfunc.log_model(
+        name="model",
+        python_model=str(MODEL_CODE),
+        artifacts={"model": str(model_dir)},
+        signature=ModelSignature(inputs=inputs, outputs=outputs),
+        input_example=pd.DataFrame([{"space": "nb201", "cell": EXAMPLE_CELL}]),
+        pip_requirements=[f"archscore=={__version__}", f"mlflow=={mlflow.__version__}"],
+    )
+
+
+# -- the pipeline ---------------------------------------------------------------------------------
+def train(
+    config: TrainConfig,
+    *,
+    tracking_uri: str | None = None,
+    force: bool = False,
+    export: str | Path | None = None,
+    label_root: Path | None = None,
+    run_name: str | None = None,
+    say: Callable[[str], None] = log.info,
+) -> TrainResult:
+    """Train, evaluate, log, register and gate one model (see the module docstring)."""
+    from archscore.training import tracking
+
+    config.check()
+    data = load_dataset(config, label_root, say)  # bad labels are refused here, before any fitting
+    mlflow, uri = tracking.connect(tracking_uri, config.experiment)
+    with mlflow.start_run(run_name=run_name) as run, tempfile.TemporaryDirectory(prefix="archscore-run-") as tmp:
+        folder = Path(tmp)
+        mlflow.set_tags(_tags(config, force))
+        mlflow.log_params(_params(config))
+        kept = []
+        for lf in config.labels:  # the user's measurements travel with the run: a later retrain needs them
+            src = Path(lf.path) if label_root is None or Path(lf.path).is_absolute() else label_root / lf.path
+            copy = folder / "labels" / f"{lf.name}{src.suffix}"
+            copy.parent.mkdir(exist_ok=True)
+            shutil.copyfile(src, copy)
+            mlflow.log_artifact(str(copy), artifact_path="labels")
+            kept.append(replace(lf, path=f"labels/{copy.name}"))
+        params = config.predictor_params
+        if config.optuna_trials:
+            params = tune(config, data, mlflow, say)
+            mlflow.log_params({f"tuned.{k}": v for k, v in params.items()})
+        used = replace(config, predictor_params=params, labels=kept)
+        (folder / "config.json").write_text(used.to_json())
+        mlflow.log_artifact(str(folder / "config.json"))
+
+        t0 = time.perf_counter()
+        model = _fresh(used).fit(data.groups())
+        fit_seconds = time.perf_counter() - t0
+        per_task, table = evaluate(model, data.eval)
+        scores = {**summary(per_task), "fit_seconds": fit_seconds, "n_train": model.n_train_}
+        for task, ms in per_task.items():
+            scores.update({f"{task}/{k}": v for k, v in ms.items()})
+        if config.leave_one_space_out:
+            loso = leave_one_space_out(used, data, say)
+            scores.update({f"loso/{task}/{k}": v for task, ms in loso.items() for k, v in ms.items()})
+            scores.update({f"loso/{k}": v for k, v in summary(loso).items()})
+        mlflow.log_metrics({k: float(v) for k, v in scores.items() if np.isfinite(v)})
+        _write_table(folder / "evaluation.csv", table)
+        mlflow.log_artifact(str(folder / "evaluation.csv"))
+        for p in _plots(folder, table):
+            mlflow.log_artifact(str(p), artifact_path="plots")
+        say(f"evaluation: mean {config.gate_metric} {scores.get('mean_' + config.gate_metric, float('nan')):.4f}")
+
+        model.metadata.update(
+            {
+                "run_id": run.info.run_id,
+                "trained_on": [g.task for g in data.train],
+                "evaluation": per_task,
+                **{k: v for k, v in _tags(config, force).items() if "version" in k},
+            }
+        )
+        info = log_model(mlflow, model, folder)
+        result = TrainResult(run.info.run_id, model, scores, tracking_uri=uri)
+        if export is not None:
+            export_model(model, Path(export), config=used, scores=scores)
+        _register_and_gate(mlflow, tracking, uri, used, info, model, data, force, result, say)
+    return result
+
+
+def _register_and_gate(mlflow, tracking, uri, config, info, model, data, force, result, say) -> None:
+    client = mlflow.MlflowClient()
+    with tracking.registry_lock(uri):
+        version = mlflow.register_model(info.model_uri, config.name).version
+        result.version = str(version)
+        current = tracking.champion(config.name)
+        new_score = result.metrics.get(f"mean_{config.gate_metric}", float("nan"))
+        tags = {"gate.metric": f"mean_{config.gate_metric}", "gate.margin": str(config.gate_margin),
+                "gate.new_score": f"{new_score:.6f}", "gate.forced": str(force).lower()}  # fmt: skip
+        if current is None:
+            promote, reason = True, "first version of this model: promoted"
+        else:
+            result.champion_before = str(current.version)
+            try:
+                old_score = gate_score(tracking.load_registered(f"models:/{config.name}/{current.version}"),
+                                       data.eval, config.gate_metric)  # fmt: skip
+            except ArchscoreError as e:
+                old_score, note = float("-inf"), f" (champion v{current.version} unloadable: {e})"
+            else:
+                note = ""
+            tags["gate.champion_version"] = str(current.version)
+            tags["gate.champion_score"] = f"{old_score:.6f}"
+            better = new_score >= old_score + config.gate_margin
+            verdict = "beats" if better else "does not beat"
+            reason = (
+                f"mean {config.gate_metric} {new_score:.4f} {verdict} champion v{current.version} "
+                f"({old_score:.4f}) by the margin {config.gate_margin}{note}"
+            )
+            promote = better or force
+            if force and not better:
+                reason += "; promoted anyway (--force)"
+        tags["gate.decision"] = "promoted" if promote else "rejected"
+        tags["gate.reason"] = reason
+        for k, v in tags.items():
+            client.set_model_version_tag(config.name, str(version), k, v)
+        if promote:
+            client.set_registered_model_alias(config.name, tracking.CHAMPION, str(version))
+        result.promoted, result.reason = promote, reason
+        mlflow.set_tags({f"{k}": v for k, v in tags.items()} | {"registered_version": str(version)})
+    say(f"registered {config.name} v{version}: {reason}")
+
+
+def retrain(
+    labels: str | Path,
+    *,
+    value_column: str = "value",
+    name: str = "archscore",
+    label_name: str | None = None,
+    tracking_uri: str | None = None,
+    force: bool = False,
+    say: Callable[[str], None] = log.info,
+) -> TrainResult:
+    """Add ``labels`` to the champion's configuration and train again through the gate."""
+    from archscore.training import tracking
+
+    labels = Path(labels)
+    load_labels(labels, value_column, label_name)  # refuse a bad file before touching the store
+    mlflow, uri = tracking.connect(tracking_uri)
+    current = tracking.champion(name)
+    if current is None:
+        raise ArchscoreError(f"no champion of model {name!r} in {uri}: train one first (archscore train)")
+    config = TrainConfig.from_dict(tracking.run_config(current.run_id))
+    tmp = Path(tempfile.mkdtemp(prefix="archscore-labels-"))
+    try:
+        earlier = []
+        for lf in config.labels:  # earlier measurements, from the champion's own run
+            local = mlflow.artifacts.download_artifacts(run_id=current.run_id, artifact_path=lf.path, dst_path=str(tmp))
+            earlier.append(replace(lf, path=local))
+        digest = hashlib.sha256(labels.read_bytes()).hexdigest()
+        new = LabelFile(str(labels.resolve()), label_name or labels.stem, value_column, digest)
+        earlier = [lf for lf in earlier if lf.name != new.name]  # a file of the same name is replaced
+        config = replace(config, labels=[*earlier, new])
+        say(f"retraining from champion v{current.version} with {len(config.labels)} labels file(s)")
+        return train(config, tracking_uri=uri, force=force, run_name=f"retrain-{new.name}", say=say)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def export_model(model: ScoringModel, folder: Path, config: TrainConfig, scores: dict[str, float]) -> Path:
+    """Write the model folder and its model card (``MODEL_CARD.md``) to ``folder``."""
+    from archscore.models.card import model_card
+
+    if folder.exists() and any(folder.iterdir()) and not (folder / "model.json").is_file():
+        raise ArchscoreError(f"{folder} exists and is not an archscore model folder: not overwriting it")
+    if folder.exists():
+        shutil.rmtree(folder)
+    model.save(folder)
+    (folder / "MODEL_CARD.md").write_text(model_card(model, config, scores))
+    return folder

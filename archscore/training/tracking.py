@@ -1,0 +1,120 @@
+"""Where training runs and registered models live: the MLflow store, its registry, and the champion.
+
+Default store: SQLite in archscore's per-user data folder (``$ARCHSCORE_HOME``, else
+``$XDG_DATA_HOME/archscore``, else ``~/.local/share/archscore``) with artefacts beside it; a set
+``MLFLOW_TRACKING_URI`` (a server, another database) wins. Moving the ``champion`` alias is done
+under a lock file, so two trainings on one machine never judge against a champion that changes
+under them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from archscore.errors import ArchscoreError
+
+CHAMPION = "champion"
+
+
+def data_home() -> Path:
+    env = os.environ.get("ARCHSCORE_HOME")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "archscore"
+
+
+def tracking_uri(uri: str | None = None) -> str:
+    """The store to use: ``uri``, else ``$MLFLOW_TRACKING_URI``, else SQLite in :func:`data_home`."""
+    if uri:
+        return uri
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    home = data_home()
+    home.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{home / 'mlflow.db'}"
+
+
+def _mlflow():
+    try:
+        import mlflow
+    except ImportError:
+        raise ArchscoreError("training and the model registry need MLflow: pip install 'archscore[train]'") from None
+    return mlflow
+
+
+def connect(uri: str | None = None, experiment: str = "archscore"):
+    """Point MLflow at the store and experiment; returns the ``mlflow`` module and the store's URI."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    mlflow = _mlflow()
+    uri = tracking_uri(uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    if mlflow.get_experiment_by_name(experiment) is None:
+        location = None
+        if uri.startswith("sqlite:///"):  # keep artefacts beside the database, not in the working folder
+            location = (Path(uri[len("sqlite:///") :]).parent / "artifacts").as_uri()
+        with contextlib.suppress(Exception):  # another training created it first
+            mlflow.create_experiment(experiment, artifact_location=location)
+    mlflow.set_experiment(experiment)
+    return mlflow, uri
+
+
+@contextlib.contextmanager
+def registry_lock(uri: str) -> Iterator[None]:
+    """An exclusive lock (per store) around reading and moving the champion alias."""
+    folder = data_home() / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (hashlib.sha256(uri.encode()).hexdigest()[:16] + ".lock")
+    with path.open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def champion(name: str):
+    """The registered version holding the ``champion`` alias of model ``name``, or ``None``."""
+    mlflow = _mlflow()
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return mlflow.MlflowClient().get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None
+
+
+def load_registered(uri: str):
+    """The :class:`ScoringModel` of a registered model URI (``models:/NAME@ALIAS``, ``models:/NAME/3``)."""
+    mlflow = _mlflow()
+    from mlflow.exceptions import MlflowException
+
+    from archscore.models.scoring import ScoringModel
+
+    with tempfile.TemporaryDirectory(prefix="archscore-model-") as tmp:
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp))
+        except MlflowException as e:
+            raise ArchscoreError(f"cannot load {uri}: {e.message}") from None
+        found = sorted(local.rglob("model.json"))
+        if not found:
+            raise ArchscoreError(f"{uri} is not an archscore model (no model.json in its artefacts)")
+        return ScoringModel.load(found[0].parent)
+
+
+def run_config(run_id: str) -> dict:
+    """The training configuration a run logged (``config.json``)."""
+    import json
+
+    mlflow = _mlflow()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="config.json", dst_path=tmp)
+        return json.loads(Path(path).read_text())
