@@ -53,6 +53,9 @@ STD_FLOOR = 0.1
 """Smallest population std (signed-log units) used in distances: a statistic constant in a space
 still lets an architecture that differs in it be far from that space."""
 OOD_QUANTILE = 0.99
+OOD_MARGIN = 1.25
+"""An architecture is out of distribution beyond ``OOD_MARGIN`` × the 99th percentile of the
+training rows' own distances to their nearest population."""
 
 
 class ModelFormatError(ArchscoreError):
@@ -215,11 +218,11 @@ class ScoringModel:
     # -- fit / predict ---------------------------------------------------------------------------
     def fit(self, groups: Sequence[Group]) -> ScoringModel:
         """Fit on labelled tasks: populations from each task, one predictor on all rows."""
-        if not groups:
-            raise ValueError("ScoringModel.fit needs at least one labelled task")
         if self.target_transform not in TRANSFORMS:
             raise UnknownNameError(f"unknown target_transform {self.target_transform!r}; choose {TRANSFORMS}")
         self.parts  # noqa: B018 - validates the encoder string before any work
+        if not groups:
+            raise ValueError("ScoringModel.fit needs at least one labelled task")
         names, means, stds = [], [], []
         Xs, ys = [], []
         for g in groups:
@@ -245,7 +248,7 @@ class ScoringModel:
         self.predictor_ = make_predictor(self.predictor, self.predictor_params, self.seed).fit(X, np.concatenate(ys))
         # how far training rows sit from their nearest population: the out-of-distribution threshold
         _, d = self._nearest(np.vstack([self._stats(g.graphs) for g in groups]))
-        self.ood_threshold_ = float(np.quantile(d, OOD_QUANTILE))
+        self.ood_threshold_ = OOD_MARGIN * float(np.quantile(d, OOD_QUANTILE))
         self.n_train_ = len(X)
         self.n_features_in_ = int(X.shape[1])
         return self
