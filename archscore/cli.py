@@ -163,6 +163,11 @@ def pretrain_gnn(
     typer.echo(str(out))
 
 
+TrackingUri = Annotated[
+    str | None, typer.Option("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else SQLite).")
+]
+
+
 def _train_config(config: str, overrides: dict) -> object:
     from archscore.models import DEFAULT_CONFIG
     from archscore.training.config import TrainConfig
@@ -214,9 +219,7 @@ def train(
     leave_one_space_out: Annotated[
         bool | None, typer.Option("--leave-one-space-out/--no-leave-one-space-out", help="Also the zero-shot protocol.")
     ] = None,
-    tracking_uri: Annotated[
-        str | None, typer.Option(help="MLflow store (default: $MLFLOW_TRACKING_URI or SQLite).")
-    ] = None,
+    tracking_uri: TrackingUri = None,
     force: Annotated[bool, typer.Option(help="Promote to champion even if the gate says no (recorded).")] = False,
     export: Annotated[Path | None, typer.Option(help="Also write the model folder and its card here.")] = None,
 ) -> None:
@@ -241,9 +244,7 @@ def retrain(
     value_column: Annotated[str, typer.Option(help="The column of measured values.")] = "value",
     name: Annotated[str, typer.Option(help="Registered model to retrain (from its champion).")] = "archscore",
     label_name: Annotated[str | None, typer.Option(help="Name of this labels set (default: the file's stem).")] = None,
-    tracking_uri: Annotated[
-        str | None, typer.Option(help="MLflow store (default: $MLFLOW_TRACKING_URI or SQLite).")
-    ] = None,
+    tracking_uri: TrackingUri = None,
     force: Annotated[bool, typer.Option(help="Promote to champion even if the gate says no (recorded).")] = False,
 ) -> None:
     """Add your own measurements to the champion's training data, retrain, and gate the result."""
@@ -257,12 +258,31 @@ def retrain(
     _report(result)
 
 
-@app.command("models")
+models_app = typer.Typer(help="Registered models: versions, champions, imports.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("import")
+def models_import(
+    folder: Annotated[str, typer.Argument(help="A saved model folder, or 'default' for the shipped model.")],
+    name: Annotated[str, typer.Option(help="Registered model name.")] = "archscore",
+    tracking_uri: TrackingUri = None,
+    force: Annotated[bool, typer.Option(help="Make it the champion even if the model has one.")] = False,
+) -> None:
+    """Register a saved model (e.g. the shipped default) so `mlflow models serve` and retraining can use it."""
+    from archscore.training.pipeline import import_model
+
+    try:
+        result = import_model(folder, name, tracking_uri=tracking_uri, force=force, say=_say)
+    except (ArchscoreError, ValueError) as exc:
+        _fail(exc)
+    _report(result)
+
+
+@models_app.command("list")
 def models_list(
     name: Annotated[str, typer.Argument(help="Registered model name.")] = "archscore",
-    tracking_uri: Annotated[
-        str | None, typer.Option(help="MLflow store (default: $MLFLOW_TRACKING_URI or SQLite).")
-    ] = None,
+    tracking_uri: TrackingUri = None,
 ) -> None:
     """List a registered model's versions: which is champion, and each gate decision with its reason."""
     from archscore.training import tracking

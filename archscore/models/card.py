@@ -20,11 +20,12 @@ def model_card(model: ScoringModel, config: TrainConfig, scores: dict[str, float
     """Markdown: intended use, data, configuration, evaluation (fixed split and zero-shot), limits."""
     md = model.metadata
     held = md.get("evaluation", {})
-    loso = {k[len("loso/") :].rsplit("/", 1)[0]: {} for k in scores if k.startswith("loso/") and k.count("/") == 2}
+    loso: dict[str, dict[str, float]] = {}
     for k, v in scores.items():
-        if k.startswith("loso/") and k.count("/") == 2:
-            task, metric = k[len("loso/") :].rsplit("/", 1)
-            loso[task][metric] = v
+        rest = k[len("loso/") :]
+        if k.startswith("loso/") and not rest.startswith("mean_"):
+            task, metric = rest.rsplit("/", 1)
+            loso.setdefault(task, {})[metric] = v
     cols = ("kendall_tau", "spearman_rho", "precision_at_top5", "mae", "coverage90")
     lines = [
         f"# Model card: {config.name} ({model.target})",
@@ -64,9 +65,11 @@ def model_card(model: ScoringModel, config: TrainConfig, scores: dict[str, float
     if loso:
         lines += [
             "",
-            "## Zero-shot (leave one space out: refit without the space, scored on its evaluation rows)",
+            "## Zero-shot (leave one space out: refit without the space, its evaluation rows ranked as a batch)",
             "",
             *_table(loso, cols),
+            "",
+            "Averages: " + ", ".join(f"{k[5:]} {v:.3f}" for k, v in scores.items() if k.startswith("loso/mean_")),
         ]
     lines += [
         "",

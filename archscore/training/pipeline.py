@@ -468,6 +468,54 @@ def retrain(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def import_model(
+    folder: str | Path,
+    name: str,
+    *,
+    tracking_uri: str | None = None,
+    force: bool = False,
+    say: Callable[[str], None] = log.info,
+) -> TrainResult:
+    """Register a saved model folder (``"default"``: the shipped model) as a new version of ``name``.
+
+    No evaluation data comes with a folder, so there is no gate: the version becomes champion when
+    ``name`` has none yet, or with ``force``; otherwise it is registered beside the champion.
+    """
+    from archscore.models import DEFAULT_MODEL
+    from archscore.training import tracking
+
+    folder = DEFAULT_MODEL if str(folder) == "default" else Path(folder)
+    model = ScoringModel.load(folder)
+    mlflow, uri = tracking.connect(tracking_uri)
+    with mlflow.start_run(run_name=f"import-{folder.name}") as run, tempfile.TemporaryDirectory() as tmp:
+        mlflow.set_tags({"archscore.imported_from": str(folder), "archscore.force": str(force).lower()})
+        mlflow.log_params({f"model.{k}": v for k, v in model.config().items() if k != "predictor_params"})
+        if (folder / "MODEL_CARD.md").is_file():
+            mlflow.log_artifact(str(folder / "MODEL_CARD.md"))
+        info = log_model(mlflow, model, Path(tmp))
+        result = TrainResult(run.info.run_id, model, {}, tracking_uri=uri)
+        client = mlflow.MlflowClient()
+        with tracking.registry_lock(uri):
+            version = str(mlflow.register_model(info.model_uri, name).version)
+            current = tracking.champion(name)
+            promote = current is None or force
+            reason = (
+                "first version of this model: promoted"
+                if current is None
+                else f"imported; champion v{current.version} kept (no evaluation data to gate on; --force promotes)"
+                if not force
+                else f"imported and promoted over v{current.version} (--force)"
+            )
+            for k, v in {"gate.decision": "promoted" if promote else "rejected", "gate.reason": reason,
+                         "gate.forced": str(force).lower()}.items():  # fmt: skip
+                client.set_model_version_tag(name, version, k, v)
+            if promote:
+                client.set_registered_model_alias(name, tracking.CHAMPION, version)
+        result.version, result.promoted, result.reason = version, promote, reason
+    say(f"registered {name} v{version}: {reason}")
+    return result
+
+
 def export_model(model: ScoringModel, folder: Path, config: TrainConfig, scores: dict[str, float]) -> Path:
     """Write the model folder and its model card (``MODEL_CARD.md``) to ``folder``."""
     from archscore.models.card import model_card

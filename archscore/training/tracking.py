@@ -57,19 +57,22 @@ def connect(uri: str | None = None, experiment: str = "archscore"):
     uri = tracking_uri(uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    if mlflow.get_experiment_by_name(experiment) is None:
-        location = None
-        if uri.startswith("sqlite:///"):  # keep artefacts beside the database, not in the working folder
-            location = (Path(uri[len("sqlite:///") :]).parent / "artifacts").as_uri()
-        with contextlib.suppress(Exception):  # another training created it first
+    # The first use of a new SQLite store creates its tables (an alembic migration): two processes
+    # doing that at once corrupt its version table, so the set-up runs under the store's lock.
+    with registry_lock(uri):
+        if mlflow.get_experiment_by_name(experiment) is None:
+            location = None
+            if uri.startswith("sqlite:///"):  # keep artefacts beside the database, not in the working folder
+                location = (Path(uri[len("sqlite:///") :]).parent / "artifacts").as_uri()
             mlflow.create_experiment(experiment, artifact_location=location)
-    mlflow.set_experiment(experiment)
+        mlflow.set_experiment(experiment)
     return mlflow, uri
 
 
 @contextlib.contextmanager
 def registry_lock(uri: str) -> Iterator[None]:
-    """An exclusive lock (per store) around reading and moving the champion alias."""
+    """An exclusive lock (per store, across processes of this machine) around setting up the store and
+    around reading and moving the champion alias."""
     folder = data_home() / "locks"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / (hashlib.sha256(uri.encode()).hexdigest()[:16] + ".lock")

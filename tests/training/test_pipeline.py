@@ -10,6 +10,8 @@ import pytest
 
 mlflow = pytest.importorskip("mlflow")
 
+from _training_configs import small, weak  # noqa: E402
+
 from archscore import data  # noqa: E402
 from archscore.errors import ArchscoreError  # noqa: E402
 from archscore.models import load_predictor  # noqa: E402
@@ -18,21 +20,6 @@ from archscore.spaces import get  # noqa: E402
 from archscore.training import tracking  # noqa: E402
 from archscore.training.config import ConfigError, TrainConfig  # noqa: E402
 from archscore.training.pipeline import retrain, train  # noqa: E402
-from archscore.training.tasks import zero_shot_tasks  # noqa: E402
-
-TASKS = ("nb201/cifar10", "nb101/cifar10")
-
-
-def small(name: str = "t", rows: int = 120, **kw) -> TrainConfig:
-    """A real configuration on two spaces, small enough for a test (a few seconds)."""
-    tasks = [t for t in zero_shot_tasks(rows, rows) if t.name in TASKS]
-    params = kw.pop("predictor_params", {"n_members": 3, "n_estimators": 150})
-    return TrainConfig(name=name, tasks=tasks, eval_rows=80, predictor_params=params, **kw).check()
-
-
-def weak(name: str = "t") -> TrainConfig:
-    """Clearly worse on the same evaluation split: few rows, a tiny ensemble of stumps-like trees."""
-    return small(name, rows=12, predictor_params={"n_members": 1, "n_estimators": 3, "num_leaves": 2})
 
 
 @pytest.fixture

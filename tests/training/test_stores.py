@@ -1,0 +1,213 @@
+"""Faults and real servers: concurrent trainings, a training killed midway, a real `mlflow server`,
+and `mlflow models serve` of the shipped default model. Real processes, real ports."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+mlflow = pytest.importorskip("mlflow")
+
+from _training_configs import small as small_config  # noqa: E402
+from _training_configs import weak  # noqa: E402
+
+from archscore.examples import example_path  # noqa: E402
+from archscore.models import load_predictor  # noqa: E402
+from archscore.training import tracking  # noqa: E402
+from archscore.training.pipeline import EXAMPLE_CELL, import_model, retrain, train  # noqa: E402
+
+pytestmark = pytest.mark.slow
+ARCHSCORE = [sys.executable, "-m", "archscore.cli"]
+SMALL = ["--tasks", "nb201/cifar10,nb101/cifar10", "--max-rows", "80", "--eval-rows", "60"]
+
+
+def small(name: str = "t"):
+    return small_config(name, rows=80, eval_rows=60, predictor_params={"n_members": 2, "n_estimators": 100})
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("ARCHSCORE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return tmp_path / "home"
+
+
+def env_with(**extra: str) -> dict[str, str]:
+    """This environment, with the interpreter's own bin folder first on PATH (as an activated venv has)."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env.update(extra)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(cmd: list[str], log: Path, **env: str) -> subprocess.Popen:
+    """A server process writing to ``log`` (a file: a pipe nobody reads would fill and stall it)."""
+    with log.open("w") as f:
+        return subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env_with(**env), start_new_session=True)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stop a server and every process it started (MLflow's server runs workers and job consumers)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(url)
+
+
+def integrity(db: Path) -> str:
+    with sqlite3.connect(db) as con:
+        return con.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def test_two_trainings_at_once_do_not_corrupt_the_store(home):
+    env = env_with(ARCHSCORE_HOME=str(home))
+    procs = [
+        subprocess.Popen(
+            [*ARCHSCORE, "train", "--name", "c", *SMALL, "--seed", str(seed)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for seed in (0, 1)
+    ]
+    outputs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert integrity(home / "mlflow.db") == "ok"
+    tracking.connect()
+    versions = mlflow.MlflowClient().search_model_versions("name = 'c'")
+    assert sorted(int(v.version) for v in versions) == [1, 2]
+    runs = mlflow.search_runs(search_all_experiments=True)
+    assert sorted(runs["status"]) == ["FINISHED", "FINISHED"]
+    champ = tracking.champion("c")
+    assert champ is not None and str(champ.version) in ("1", "2")
+    decisions = sorted(mlflow.MlflowClient().get_model_version("c", v.version).tags["gate.decision"] for v in versions)
+    assert decisions[0] in ("promoted", "rejected") and "promoted" in decisions  # exactly one was judged first
+    assert load_predictor("models:/c@champion").n_train_ > 0
+
+
+def test_a_training_killed_midway_leaves_the_champion_and_every_version_intact(home):
+    first = train(small("k"))
+    second = train(small("k"))  # a second version (promoted or not)
+    env = env_with(ARCHSCORE_HOME=str(home))
+    # a long training: the hyperparameter search keeps it busy for up to 120 s
+    proc = subprocess.Popen([*ARCHSCORE, "train", "--name", "k", *SMALL, "--optuna-trials", "500",
+                             "--optuna-timeout", "120"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    tracking.connect()
+    deadline = time.time() + 180
+    while time.time() < deadline:  # kill it once it is inside its run, mid-search
+        runs = mlflow.search_runs(search_all_experiments=True, filter_string="tags.mlflow.runName LIKE 'trial-%'")
+        if len(runs) >= 2:
+            break
+        assert proc.poll() is None, "the training ended before it could be killed"
+        time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    assert integrity(home / "mlflow.db") == "ok"
+    client = mlflow.MlflowClient()
+    assert sorted(int(v.version) for v in client.search_model_versions("name = 'k'")) == [1, 2]
+    champ = tracking.champion("k")
+    assert str(champ.version) in (first.version, second.version)
+    for v in (first, second):
+        assert load_predictor(f"models:/k/{v.version}").n_train_ == v.model.n_train_
+    assert load_predictor("models:/k@champion").n_train_ > 0
+    # the store keeps working: the next training registers version 3
+    assert train(small("k")).version == "3"
+
+
+def test_training_and_retraining_against_a_real_mlflow_server(tmp_path, home):
+    port = free_port()
+    store = [
+        "--backend-store-uri",
+        f"sqlite:///{tmp_path / 'server.db'}",
+        "--artifacts-destination",
+        str(tmp_path / "art"),
+    ]
+    log = tmp_path / "server.log"
+    cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), *store]
+    server = start(cmd, log, MLFLOW_TRACKING_URI="")
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{uri}/health", server, log)
+        v1 = train(weak("s", eval_rows=60), tracking_uri=uri)
+        v2 = train(small("s"), tracking_uri=uri)
+        assert v1.promoted and v2.promoted, v2.reason  # the gate, through the server's registry
+        v3 = train(weak("s", eval_rows=60), tracking_uri=uri)
+        assert not v3.promoted and "does not beat" in v3.reason
+        labels = tmp_path / "l.csv"
+        from archscore import data
+
+        t = data.load("nb201", target="cifar100_val_acc")
+        labels.write_text("space,cell,dataset,value\n" + "".join(
+            f"nb201,{c},cifar100,{y}\n" for c, y in zip(t.cells[:30], t.y[:30])))  # fmt: skip
+        v4 = retrain(labels, name="s", tracking_uri=uri)
+        assert v4.version == "4"
+        model = load_predictor("models:/s@champion", tracking_uri=uri)
+        assert model.n_train_ == (v4 if v4.promoted else v2).model.n_train_
+        assert any((tmp_path / "art").rglob("model.json"))  # artefacts went through the server
+    finally:
+        stop(server)
+
+
+def test_mlflow_models_serve_serves_the_shipped_default_model(home, tmp_path):
+    result = import_model("default", "archscore-default")
+    assert result.promoted
+    port = free_port()
+    uri = tracking.tracking_uri()
+    log = tmp_path / "serve.log"
+    cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/archscore-default@champion",
+           "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    proc = start(cmd, log, MLFLOW_TRACKING_URI=uri)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/ping", proc, log)
+        onnx = base64.b64encode(example_path("resnet_small").read_bytes()).decode()
+        body = {"dataframe_records": [{"space": "nb201", "cell": EXAMPLE_CELL}, {"onnx_base64": onnx}]}
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", json.dumps(body).encode(),
+                                         {"Content-Type": "application/json"})  # fmt: skip
+        with urllib.request.urlopen(request, timeout=60) as response:
+            rows = json.loads(response.read())["predictions"]
+        direct = load_predictor("default")
+        from archscore.spaces import get
+
+        expected = direct.predict([get("nb201").to_graph(EXAMPLE_CELL), example_path("resnet_small")])
+        assert [r["mean"] for r in rows] == pytest.approx(list(expected), rel=1e-9)
+        assert all(r["std"] > 0 for r in rows)
+        assert rows[0]["nearest"].startswith("nb201/") and rows[1]["ood"] is True
+    finally:
+        stop(proc)
