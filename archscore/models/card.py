@@ -16,16 +16,22 @@ def _table(rows: dict[str, dict[str, float]], columns: tuple[str, ...]) -> list[
     return lines
 
 
-def model_card(model: ScoringModel, config: TrainConfig, scores: dict[str, float]) -> str:
-    """Markdown: intended use, data, configuration, evaluation (fixed split and zero-shot), limits."""
-    md = model.metadata
-    held = md.get("evaluation", {})
-    loso: dict[str, dict[str, float]] = {}
+def loso_rows(scores: dict[str, float]) -> dict[str, dict[str, float]]:
+    """The leave-one-space-out metrics of a training run's scores (``loso/<task>/<metric>``), per task."""
+    out: dict[str, dict[str, float]] = {}
     for k, v in scores.items():
         rest = k[len("loso/") :]
         if k.startswith("loso/") and not rest.startswith("mean_"):
             task, metric = rest.rsplit("/", 1)
-            loso.setdefault(task, {})[metric] = v
+            out.setdefault(task, {})[metric] = v
+    return out
+
+
+def model_card(model: ScoringModel, config: TrainConfig, scores: dict[str, float]) -> str:
+    """Markdown: intended use, data, configuration, evaluation (fixed split and zero-shot), limits."""
+    md = model.metadata
+    held = md.get("evaluation", {})
+    loso = loso_rows(scores)
     cols = ("kendall_tau", "spearman_rho", "precision_at_top5", "mae", "coverage90")
     lines = [
         f"# Model card: {config.name} ({model.target})",
