@@ -308,6 +308,220 @@ def models_list(
     out.print(table)
 
 
+def _expand(paths: list[str]) -> list[Path]:
+    """Files named directly, the *.onnx files under folders (recursively), and glob matches."""
+    import glob
+
+    found: list[Path] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            found += sorted(path.rglob("*.onnx"))
+        elif not path.exists() and any(ch in p for ch in "*?["):
+            matches = sorted(Path(m) for m in glob.glob(p, recursive=True))
+            if not matches:
+                raise typer.BadParameter(f"{p!r} matches no file")
+            found += [m for m in matches if m.is_file()]
+        else:
+            found.append(path)  # a missing file is reported with the others' results
+    return list(dict.fromkeys(found))
+
+
+def _parse_one(path: Path):
+    from archscore.graph import from_onnx
+
+    try:
+        return from_onnx(path)
+    except (ArchscoreError, ValueError, OSError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _parse_all(paths: list[Path], workers: int | None) -> list[object]:
+    """Each file's ArchGraph or error message, parsed on every available core when there are many."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from rich.progress import Progress
+
+    cores = workers or len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    with Progress(console=err, transient=True, disable=len(paths) < 20) as progress:
+        task = progress.add_task("parsing", total=len(paths))
+        if cores <= 1 or len(paths) < 8:
+            out = []
+            for p in paths:
+                out.append(_parse_one(p))
+                progress.advance(task)
+            return out
+        with ProcessPoolExecutor(cores) as pool:
+            out = []
+            for result in pool.map(_parse_one, paths, chunksize=4):
+                out.append(result)
+                progress.advance(task)
+            return out
+
+
+class Reference(str, Enum):
+    nearest = "nearest"
+    batch = "batch"
+
+
+@app.command()
+def score(
+    paths: Annotated[list[str] | None, typer.Argument(help="ONNX files, folders, globs.", show_default=False)] = None,
+    space: Annotated[str | None, typer.Option(help="Score cells of this search space (with --cell).")] = None,
+    cell: Annotated[list[str] | None, typer.Option(help="A cell of --space (repeatable).")] = None,
+    dataset: Annotated[str | None, typer.Option(help="The cells' input setting (with --space).")] = None,
+    model: Annotated[str, typer.Option(help="'default', a model folder, NAME or models:/NAME@ALIAS.")] = "default",
+    reference: Annotated[Reference, typer.Option(help="Population the size features are relative to.")] = (
+        Reference.nearest
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+    top: Annotated[int | None, typer.Option(min=1, help="Show only the best N.")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Parsing processes (default: every core).")] = None,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Rank architectures by predicted accuracy, with std, MACs, params and an out-of-distribution flag."""
+    from archscore.models import load_predictor
+
+    if not paths and not cell:
+        raise typer.BadParameter("give ONNX files/folders/globs, or --space NAME --cell CELL")
+    if (space is None) != (not cell):
+        raise typer.BadParameter("--space and --cell go together")
+    names: list[str] = []
+    graphs: list[object] = []
+    try:
+        files = _expand(paths or [])
+        names += [str(p) for p in files]
+        graphs += _parse_all(files, workers)
+        if space is not None:
+            from archscore.spaces import get
+
+            s = get(space)
+            for c in cell or []:
+                names.append(f"{space}:{c}")
+                try:
+                    graphs.append(s.to_graph(s.canonical(c), dataset))
+                except (ArchscoreError, ValueError) as exc:
+                    graphs.append(f"{type(exc).__name__}: {exc}")
+        predictor = load_predictor(model, tracking_uri=tracking_uri)
+    except (ArchscoreError, ValueError) as exc:
+        _fail(exc)
+    ok = [i for i, g in enumerate(graphs) if not isinstance(g, str)]
+    failed = [(names[i], graphs[i]) for i, g in enumerate(graphs) if isinstance(g, str)]
+    if reference is Reference.batch and len(ok) < 2:
+        _fail(ArchscoreError("--reference batch needs at least 2 architectures"))
+    rows = predictor.score([graphs[i] for i in ok], reference=reference.value) if ok else []
+    ranked = sorted(({"name": names[i], **r} for i, r in zip(ok, rows)), key=lambda r: -r["mean"])
+    for rank, r in enumerate(ranked, start=1):
+        r["rank"] = rank
+    shown = ranked[:top] if top else ranked
+    if as_json:
+        import json
+
+        typer.echo(json.dumps({"target": predictor.target, "results": shown,
+                               "errors": [{"name": n, "error": e} for n, e in failed]}, indent=1))  # fmt: skip
+    elif as_csv:
+        import csv
+        import sys
+
+        fields = ["rank", "name", "mean", "std", "macs", "params", "nearest", "distance", "ood"]
+        writer = csv.DictWriter(sys.stdout, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(shown)
+    else:
+        table = Table(title=f"{predictor.target} (model: {model})")
+        for col, justify in (("#", "right"), ("architecture", "left"), ("predicted", "right"), ("MACs", "right"),
+                             ("params", "right"), ("nearest population", "left"), ("", "left")):  # fmt: skip
+            table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        for r in shown:
+            flag = "[yellow]out of distribution[/yellow]" if r["ood"] else ""
+            table.add_row(str(r["rank"]), r["name"], f"{r['mean']:.3f} ± {r['std']:.3f}", _si(r["macs"]),
+                          _si(r["params"]), r["nearest"], flag)  # fmt: skip
+        out.print(table)
+    for name, error in failed:
+        err.print(f"[red]error:[/red] {name}: {error}", highlight=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(2 if not ok else 1)
+
+
+def _si(x: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= scale:
+            return f"{x / scale:.2f}{unit}"
+    return f"{x:.0f}"
+
+
+@app.command()
+def demo() -> None:
+    """Score the bundled example networks and a few NAS-Bench-201 cells with the shipped model."""
+    from archscore import data
+    from archscore.examples import example_path, examples
+    from archscore.models import load_predictor
+    from archscore.spaces import get
+
+    predictor = load_predictor("default")
+    rows = predictor.score([example_path(e) for e in examples()])
+    table = Table(title="bundled example networks (predicted accuracy percentile within their nearest space)")
+    for col in ("network", "predicted", "MACs", "params", "nearest population", ""):
+        table.add_column(col)
+    for name, r in zip(examples(), rows):
+        table.add_row(name, f"{r['mean']:.3f} ± {r['std']:.3f}", _si(r["macs"]), _si(r["params"]), r["nearest"],
+                      "out of distribution" if r["ood"] else "")  # fmt: skip
+    out.print(table)
+    t = data.load("nb201", target="cifar10_val_acc")
+    order = sorted(range(len(t.y)), key=lambda i: t.y[i])
+    picks = [order[int(q * (len(order) - 1))] for q in (0.02, 0.25, 0.5, 0.75, 0.999)]
+    nb201 = get("nb201")
+    scored = predictor.score([nb201.to_graph(t.cells[i]) for i in picks])
+    table = Table(title="NAS-Bench-201 cells: predicted vs the benchmark's measured CIFAR-10 accuracy")
+    for col in ("cell", "predicted", "measured val. acc. %"):
+        table.add_column(col)
+    for i, r in sorted(zip(picks, scored), key=lambda p: -p[1]["mean"]):
+        table.add_row(t.cells[i], f"{r['mean']:.3f} ± {r['std']:.3f}", f"{t.y[i]:.2f}")
+    out.print(table)
+    out.print("Score your own: archscore score model.onnx  ·  serve: archscore serve  ·  see README", highlight=False)
+
+
+@app.command()
+def serve(
+    model: Annotated[
+        str, typer.Option(help="'default', a model folder, or models:/NAME@ALIAS (followed).")
+    ] = "default",
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    poll_seconds: Annotated[float, typer.Option(help="How often to check a followed alias (0: never).")] = 10.0,
+    tracking_uri: TrackingUri = None,
+    api_key_env: Annotated[
+        str, typer.Option(help="Environment variable holding the API key of the admin endpoints (unset: open).")
+    ] = "ARCHSCORE_API_KEY",
+    max_architectures: Annotated[int, typer.Option(min=1, help="Architectures per request.")] = 64,
+    max_request_mb: Annotated[float, typer.Option(min=0.001, help="Request size limit, MB.")] = 32.0,
+    max_nodes: Annotated[int, typer.Option(min=1, help="ONNX nodes per architecture.")] = 50_000,
+    parse_seconds: Annotated[float, typer.Option(min=0.01, help="Parse time limit per architecture.")] = 10.0,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Serve the model over HTTP: POST /v1/score, GET /v1/models, /healthz, /readyz, /docs."""
+    import os
+
+    try:
+        import uvicorn
+
+        from archscore.service import Limits, ServedModel, create_app
+        from archscore.service.logs import configure
+    except ImportError as exc:
+        _fail(ArchscoreError(f"the service needs its extra: pip install 'archscore[serve]' ({exc})"))
+    configure(log_level)
+    served = ServedModel(model, tracking_uri, poll_seconds)
+    try:
+        served.refresh()  # fail here, with a message, rather than inside the server
+    except (ArchscoreError, ValueError) as exc:
+        _fail(exc)
+    limits = Limits(int(max_request_mb * 2**20), max_architectures, max_nodes, parse_seconds)
+    api = create_app(served, api_key=os.environ.get(api_key_env) or None, limits=limits)
+    uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False)
+
+
 def _say(message: str) -> None:
     err.print(message, highlight=False, markup=False)
 

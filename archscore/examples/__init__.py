@@ -5,6 +5,9 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+NB201_CELL = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+"""A good NAS-Bench-201 cell (ResNet-like), for examples and to warm a model up."""
+
 
 def examples() -> list[str]:
     """Names of the bundled example models."""

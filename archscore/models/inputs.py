@@ -44,6 +44,11 @@ class Arch:
     graph: ArchGraph
 
 
+def onnx_id(raw: bytes) -> str:
+    """The id of an ONNX model: a digest of its bytes (the same file always gets the same id)."""
+    return "onnx:" + hashlib.sha256(raw).hexdigest()[:16]
+
+
 def _text(value: object) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
@@ -94,6 +99,17 @@ def _cell_graphs(space: str, dataset: str, cells: list[str]) -> list[ArchGraph]:
     return GraphCache().graphs(space, cells, dataset)
 
 
+def read_record(record: Mapping[str, object], base: Path | None = None, max_nodes: int | None = None) -> Arch:
+    """One record's architecture; raises what reading it raised (``InvalidModelError``, ``ModelLimitError``,
+    ``InvalidCellError``, ``ValueError`` …), each naming the problem."""
+    kind, value = _check_record(record, base)
+    if kind == "cell":
+        space, dataset, cell = value  # type: ignore[misc]
+        return Arch(f"{space}:{dataset}:{cell}", _cell_graphs(space, dataset, [cell])[0])
+    limits = {} if max_nodes is None else {"max_nodes": max_nodes}
+    return Arch(onnx_id(value), from_onnx(value, **limits))  # type: ignore[arg-type]
+
+
 def read_records(records: Sequence[Mapping[str, object]], what: str, base: Path | None = None) -> list[Arch]:
     """Every record's architecture; a :class:`RecordError` listing every bad row (1-based) otherwise.
 
@@ -110,7 +126,7 @@ def read_records(records: Sequence[Mapping[str, object]], what: str, base: Path 
                 space, dataset, cell = value  # type: ignore[misc]
                 cells.setdefault((space, dataset), []).append((i, cell))
             else:
-                out[i] = Arch("onnx:" + hashlib.sha256(value).hexdigest()[:16], from_onnx(value))  # type: ignore[arg-type]
+                out[i] = Arch(onnx_id(value), from_onnx(value))  # type: ignore[arg-type]
         except (ArchscoreError, ValueError, KeyError) as e:
             problems.append((i + 1, str(e)))
     for (space, dataset), items in cells.items():

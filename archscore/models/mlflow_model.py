@@ -27,20 +27,10 @@ class ArchscoreModel(PythonModel):
         else:
             records = list(model_input)
         archs = read_records(records, "model input")
-        graphs = [a.graph for a in archs]
         reference = (params or {}).get("reference") or "nearest"
-        mean, std = self.model.predict(graphs, return_std=True, reference=reference)
-        nearest, distance, ood = self.model.distance(graphs)
-        return pd.DataFrame(
-            {
-                "id": [a.id for a in archs],
-                "mean": mean,
-                "std": std,
-                "nearest": nearest,
-                "distance": distance,
-                "ood": ood,
-            }
-        )
+        rows = self.model.score([a.graph for a in archs], reference=reference)
+        columns = ("mean", "std", "nearest", "distance", "ood")
+        return pd.DataFrame([{"id": a.id, **{k: r[k] for k in columns}} for a, r in zip(archs, rows)])
 
 
 mlflow.models.set_model(ArchscoreModel())

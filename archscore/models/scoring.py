@@ -274,6 +274,27 @@ class ScoringModel:
         which, d = self._nearest(self._stats(as_graphs(archs)))
         return [self.population_names_[i] for i in which], d, d > self.ood_threshold_
 
+    def score(self, archs, reference: str | list | None = None) -> list[dict[str, Any]]:
+        """Per architecture: predicted ``mean`` and ``std``, ``macs``, ``params``, and the nearest
+        population with the ``distance`` to it and the ``ood`` flag (what the CLI and service report)."""
+        graphs = as_graphs(archs)
+        if not graphs:
+            return []
+        mean, std = self.predict(graphs, return_std=True, reference=reference)
+        nearest, distance, ood = self.distance(graphs)
+        return [
+            {
+                "mean": float(m),
+                "std": float(s),
+                "macs": int(g.total_macs),
+                "params": int(g.total_params),
+                "nearest": n,
+                "distance": float(d),
+                "ood": bool(o),
+            }
+            for g, m, s, n, d, o in zip(graphs, mean, std, nearest, distance, ood)
+        ]
+
     # -- persistence -----------------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
         return {

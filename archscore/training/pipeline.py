@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from archscore.errors import ArchscoreError
+from archscore.examples import NB201_CELL
 from archscore.models.scoring import Group, ScoringModel, percentile
 from archscore.training import metrics
 from archscore.training.config import ConfigError, LabelFile, TrainConfig
@@ -37,7 +38,6 @@ from archscore.training.tasks import Rows, in_eval_split, load_task
 
 log = logging.getLogger(__name__)
 MIN_EVAL_ROWS = 5
-EXAMPLE_CELL = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 MODEL_CODE = Path(__file__).resolve().parent.parent / "models" / "mlflow_model.py"
 
 
@@ -314,7 +314,7 @@ def log_model(mlflow, model: ScoringModel, folder: Path):
         python_model=str(MODEL_CODE),
         artifacts={"model": str(model_dir)},
         signature=ModelSignature(inputs=inputs, outputs=outputs),
-        input_example=pd.DataFrame([{"space": "nb201", "cell": EXAMPLE_CELL}]),
+        input_example=pd.DataFrame([{"space": "nb201", "cell": NB201_CELL}]),
         pip_requirements=[f"archscore=={__version__}", f"mlflow=={mlflow.__version__}"],
     )
 

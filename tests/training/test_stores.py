@@ -23,10 +23,10 @@ mlflow = pytest.importorskip("mlflow")
 from _training_configs import small as small_config  # noqa: E402
 from _training_configs import weak  # noqa: E402
 
-from archscore.examples import example_path  # noqa: E402
+from archscore.examples import NB201_CELL, example_path  # noqa: E402
 from archscore.models import load_predictor  # noqa: E402
 from archscore.training import tracking  # noqa: E402
-from archscore.training.pipeline import EXAMPLE_CELL, import_model, retrain, train  # noqa: E402
+from archscore.training.pipeline import import_model, retrain, train  # noqa: E402
 
 pytestmark = pytest.mark.slow
 ARCHSCORE = [sys.executable, "-m", "archscore.cli"]
@@ -197,7 +197,7 @@ def test_mlflow_models_serve_serves_the_shipped_default_model(home, tmp_path):
     try:
         wait_http(f"http://127.0.0.1:{port}/ping", proc, log)
         onnx = base64.b64encode(example_path("resnet_small").read_bytes()).decode()
-        body = {"dataframe_records": [{"space": "nb201", "cell": EXAMPLE_CELL}, {"onnx_base64": onnx}]}
+        body = {"dataframe_records": [{"space": "nb201", "cell": NB201_CELL}, {"onnx_base64": onnx}]}
         request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", json.dumps(body).encode(),
                                          {"Content-Type": "application/json"})  # fmt: skip
         with urllib.request.urlopen(request, timeout=60) as response:
@@ -205,7 +205,7 @@ def test_mlflow_models_serve_serves_the_shipped_default_model(home, tmp_path):
         direct = load_predictor("default")
         from archscore.spaces import get
 
-        expected = direct.predict([get("nb201").to_graph(EXAMPLE_CELL), example_path("resnet_small")])
+        expected = direct.predict([get("nb201").to_graph(NB201_CELL), example_path("resnet_small")])
         assert [r["mean"] for r in rows] == pytest.approx(list(expected), rel=1e-9)
         assert all(r["std"] > 0 for r in rows)
         assert rows[0]["nearest"].startswith("nb201/") and rows[1]["ood"] is True

@@ -1,0 +1,332 @@
+"""archscore over HTTP: ``POST /v1/score`` and friends (FastAPI; run with ``archscore serve``).
+
+Requests name architectures by ONNX files (``multipart/form-data``, field ``files``, repeatable),
+by base64 ONNX in JSON, or by search-space cells in JSON. Each answer carries the predicted target
+with its std, MACs, params, the out-of-distribution flag, and the model name and version that
+produced it.
+
+Limits answer with a 4xx that names the limit: request size (413), architectures per request
+(413), graph size (413), parse time (422), malformed ONNX or cells (422, naming the item and the
+problem). Files are only ever read from the request: an ONNX file's external-data references are
+never opened. Every response carries an ``X-Request-ID`` (the client's, or a new one), and every
+request is logged as one JSON line with it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hmac
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import anyio
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from archscore import __version__
+from archscore.errors import ArchscoreError, ModelLimitError
+from archscore.models.inputs import read_record
+from archscore.service.models import ServedModel
+
+log = logging.getLogger("archscore.service")
+access = logging.getLogger("archscore.service.access")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may ask for."""
+
+    max_request_bytes: int = 32 * 2**20
+    max_architectures: int = 64
+    max_nodes: int = 50_000
+    parse_seconds: float = 10.0
+
+
+# -- schemas ----------------------------------------------------------------------------------------
+class Architecture(BaseModel):
+    """One architecture: base64 ONNX, or a search space and a cell (and optionally its dataset)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, max_length=256, description="Your label for it, echoed back.")
+    onnx_base64: str | None = Field(None, description="The ONNX model's bytes, base64-encoded.")
+    space: str | None = Field(None, max_length=64, description="A search space (nb201, nb101, …).")
+    cell: str | None = Field(None, max_length=4096, description="A cell of that space.")
+    dataset: str | None = Field(None, max_length=64, description="The cell's input setting.")
+
+
+class ScoreRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    architectures: list[Architecture] = Field(..., min_length=1)
+    reference: Literal["nearest", "batch"] = Field(
+        "nearest", description="Standardise against the nearest training population, or the request's batch."
+    )
+
+
+class Score(BaseModel):
+    index: int
+    name: str | None
+    id: str
+    rank: int = Field(..., description="1 = highest predicted value in this request.")
+    mean: float
+    std: float
+    macs: int
+    params: int
+    nearest: str = Field(..., description="The training population this architecture is closest to.")
+    distance: float
+    ood: bool = Field(..., description="Far from every training population: treat the prediction as a weak prior.")
+
+
+class ModelDescription(BaseModel):
+    source: str
+    name: str
+    version: str | None
+    target: str
+    encoder: str
+    predictor: str
+    n_train: int
+    populations: list[str]
+    loaded_at: float
+
+
+class ScoreResponse(BaseModel):
+    model: ModelDescription
+    results: list[Score]
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+MULTIPART = {
+    "type": "object",
+    "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+    "required": ["files"],
+}
+
+
+# -- the app ----------------------------------------------------------------------------------------
+def create_app(
+    model: str | ServedModel = "default",
+    *,
+    tracking_uri: str | None = None,
+    poll_seconds: float = 0,
+    api_key: str | None = None,
+    limits: Limits | None = None,
+) -> FastAPI:
+    """The service, answering with ``model`` (see :class:`ServedModel`); ``api_key`` guards admin endpoints."""
+    served = model if isinstance(model, ServedModel) else ServedModel(model, tracking_uri, poll_seconds)
+    limits = limits or Limits()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if not served.ready:
+            await anyio.to_thread.run_sync(served.refresh)
+        served.follow()
+        yield
+        served.close()
+
+    app = FastAPI(
+        title="archscore",
+        version=__version__,
+        description="Predicted accuracy of neural architectures (ONNX or search-space cells), with uncertainty.",
+        lifespan=lifespan,
+    )
+    app.state.served = served
+    app.state.limits = limits
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next):
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+        rid = rid[:64]
+        request.state.request_id = rid
+        t0 = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except Exception:  # a bug, not bad input: log it with the request id, answer 500 without internals
+            log.exception("unhandled error", extra={"request_id": rid})
+            response = JSONResponse({"detail": f"internal error (request id {rid})"}, status_code=500)
+        response.headers["X-Request-ID"] = rid
+        access.info(json.dumps({
+            "request_id": rid, "method": request.method, "path": request.url.path, "status": response.status_code,
+            "ms": round(1e3 * (time.perf_counter() - t0), 2), "n": getattr(request.state, "n_architectures", None),
+        }))  # fmt: skip
+        return response
+
+    errors = {413: {"model": Problem}, 415: {"model": Problem}, 422: {"model": Problem}, 503: {"model": Problem}}
+
+    @app.post(
+        "/v1/score",
+        response_model=ScoreResponse,
+        responses=errors,
+        summary="Score architectures",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ScoreRequest"}},
+                    "multipart/form-data": {"schema": MULTIPART},
+                },
+            }
+        },
+    )
+    async def score(request: Request) -> dict[str, Any]:
+        """Predicted target ± std, MACs, params and an out-of-distribution flag per architecture."""
+        body = await _read_body(request, limits.max_request_bytes)
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind == "application/json":
+            items, reference = _json_items(body, limits)
+        elif kind == "multipart/form-data":
+            items, reference = await _multipart_items(request, body, limits), "nearest"
+        else:
+            raise HTTPException(415, f"send application/json or multipart/form-data, not {kind or 'no content type'!r}")
+        request.state.n_architectures = len(items)
+        model, info = _current(served)
+        archs = []
+        for i, (name, record) in enumerate(items):
+            archs.append(await _parse(i, name, record, limits))
+        if reference == "batch" and len(archs) < 2:
+            raise HTTPException(422, "reference 'batch' needs at least 2 architectures")
+        rows = await anyio.to_thread.run_sync(lambda: model.score([a.graph for a in archs], reference=reference))
+        order = sorted(range(len(rows)), key=lambda i: -rows[i]["mean"])
+        ranks = {i: r + 1 for r, i in enumerate(order)}
+        results = [
+            {"index": i, "name": items[i][0], "id": a.id, "rank": ranks[i], **row}
+            for i, (a, row) in enumerate(zip(archs, rows))
+        ]
+        return {"model": info.to_dict(), "results": results}
+
+    @app.get("/v1/models", response_model=ModelDescription, responses={503: {"model": Problem}})
+    async def models() -> dict[str, Any]:
+        """The model answering now."""
+        return _current(served)[1].to_dict()
+
+    @app.post("/v1/admin/reload", response_model=ModelDescription, responses={401: {"model": Problem}, **errors})
+    async def reload(request: Request) -> dict[str, Any]:
+        """Load the model source again now (e.g. after moving a registry alias). Needs the API key when one is set."""
+        if api_key is not None:
+            given = request.headers.get("x-api-key", "")
+            if not hmac.compare_digest(given.encode(), api_key.encode()):
+                raise HTTPException(401, "this endpoint needs the service's API key in the X-API-Key header")
+        try:
+            await anyio.to_thread.run_sync(served.refresh)
+        except ArchscoreError as e:
+            raise HTTPException(503, f"reload failed, still serving the loaded model: {e}") from None
+        return _current(served)[1].to_dict()
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", responses={503: {"model": Problem}})
+    async def readyz() -> dict[str, Any]:
+        """A model is loaded and requests can be scored."""
+        if not served.ready:
+            raise HTTPException(503, "no model loaded yet")
+        return {"status": "ready", "model": _current(served)[1].to_dict(), "refresh_error": served.last_error}
+
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:  # the JSON request schema is referenced from openapi_extra: add it
+        if app.openapi_schema is None:
+            schema = original()
+            defs = ScoreRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(defs.pop("$defs", {}))
+            components["ScoreRequest"] = defs
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _current(served: ServedModel):
+    try:
+        return served.current()
+    except ArchscoreError as e:
+        raise HTTPException(503, str(e)) from None
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"request of {int(declared):,} bytes exceeds the limit of {limit:,} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"request exceeds the limit of {limit:,} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    request._body = body  # starlette re-reads a consumed body from here (form parsing)
+    return body
+
+
+def _json_items(body: bytes, limits: Limits) -> tuple[list[tuple[str | None, dict]], str]:
+    from pydantic import ValidationError
+
+    try:
+        req = ScoreRequest.model_validate_json(body)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise HTTPException(422, f"invalid request: {where}: {first['msg']} ({e.error_count()} problem(s))") from None
+    if len(req.architectures) > limits.max_architectures:
+        raise HTTPException(
+            413, f"{len(req.architectures)} architectures in one request; the limit is {limits.max_architectures}"
+        )
+    items = []
+    for i, a in enumerate(req.architectures):
+        if a.onnx_base64 is not None:
+            try:
+                raw = base64.b64decode(a.onnx_base64, validate=True)
+            except (binascii.Error, ValueError):
+                raise HTTPException(422, f"architecture {i}: onnx_base64 is not valid base64") from None
+            items.append((a.name, {"onnx_bytes": raw}))
+        else:
+            items.append((a.name, a.model_dump(exclude={"name", "onnx_base64"}, exclude_none=True)))
+    return items, req.reference
+
+
+async def _multipart_items(request: Request, body: bytes, limits: Limits) -> list[tuple[str | None, dict]]:
+    try:
+        form = await request.form(max_files=limits.max_architectures + 1, max_fields=16)
+    except Exception as e:  # starlette raises its own error types for malformed or oversized forms
+        raise HTTPException(422, f"malformed multipart form: {e}") from None
+    files = [f for f in form.getlist("files") if hasattr(f, "read")]
+    if not files:
+        raise HTTPException(422, "no files: send each ONNX file in a form field named 'files'")
+    if len(files) > limits.max_architectures:
+        raise HTTPException(413, f"{len(files)} files in one request; the limit is {limits.max_architectures}")
+    return [(f.filename, {"onnx_bytes": await f.read()}) for f in files]
+
+
+async def _parse(i: int, name: str | None, record: dict, limits: Limits):
+    label = f"architecture {i}" + (f" ({name})" if name else "")
+
+    def work():
+        if "onnx_bytes" in record:
+            from archscore.graph import from_onnx
+            from archscore.models.inputs import Arch, onnx_id
+
+            raw = record["onnx_bytes"]
+            return Arch(onnx_id(raw), from_onnx(raw, max_nodes=limits.max_nodes))
+        return read_record(record)
+
+    try:
+        with anyio.fail_after(limits.parse_seconds):
+            return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+    except TimeoutError:
+        raise HTTPException(422, f"{label}: parsing took longer than the limit of {limits.parse_seconds:g} s") from None
+    except ModelLimitError as e:
+        raise HTTPException(413, f"{label}: {e}") from None
+    except (ArchscoreError, ValueError, KeyError) as e:
+        raise HTTPException(422, f"{label}: {e}") from None

@@ -1,0 +1,37 @@
+"""Structured logs: one JSON object per line, with the request id when there is one."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+
+
+class JSONFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out = {"ts": round(time.time(), 3), "level": record.levelname.lower(), "logger": record.name}
+        message = record.getMessage()
+        try:
+            fields = json.loads(message) if message.startswith("{") else None
+        except ValueError:
+            fields = None
+        if isinstance(fields, dict):
+            out.update(fields)
+        else:
+            out["msg"] = message
+        if getattr(record, "request_id", None):
+            out["request_id"] = record.request_id
+        if record.exc_info:
+            out["error"] = self.formatException(record.exc_info)
+        return json.dumps(out)
+
+
+def configure(level: str = "info") -> None:
+    """Send archscore's service logs to stderr as JSON lines."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JSONFormatter())
+    logger = logging.getLogger("archscore.service")  # its children (access, models) propagate here
+    logger.handlers = [handler]
+    logger.setLevel(level.upper())
+    logger.propagate = False
