@@ -500,26 +500,37 @@ def serve(
     max_nodes: Annotated[int, typer.Option(min=1, help="ONNX nodes per architecture.")] = 50_000,
     parse_seconds: Annotated[float, typer.Option(min=0.01, help="Parse time limit per architecture.")] = 10.0,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    workers: Annotated[int, typer.Option(min=1, help="Server processes (one per core scales parsing).")] = 1,
 ) -> None:
     """Serve the model over HTTP: POST /v1/score, GET /v1/models, /healthz, /readyz, /docs."""
+    import json
     import os
 
     try:
         import uvicorn
 
-        from archscore.service import Limits, ServedModel, create_app
-        from archscore.service.logs import configure
+        from archscore.service import ServedModel
+        from archscore.service.app import SERVE_ENV
     except ImportError as exc:
         _fail(ArchscoreError(f"the service needs its extra: pip install 'archscore[serve]' ({exc})"))
-    configure(log_level)
-    served = ServedModel(model, tracking_uri, poll_seconds)
     try:
-        served.refresh()  # fail here, with a message, rather than inside the server
+        ServedModel(model, tracking_uri).refresh()  # fail here, with a message, rather than inside a worker
     except (ArchscoreError, ValueError) as exc:
         _fail(exc)
-    limits = Limits(int(max_request_mb * 2**20), max_architectures, max_nodes, parse_seconds)
-    api = create_app(served, api_key=os.environ.get(api_key_env) or None, limits=limits)
-    uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False)
+    limits = {
+        "max_request_bytes": int(max_request_mb * 2**20),
+        "max_architectures": max_architectures,
+        "max_nodes": max_nodes,
+        "parse_seconds": parse_seconds,
+    }
+    config = {"model": model, "tracking_uri": tracking_uri, "poll_seconds": poll_seconds}
+    config.update({"api_key_env": api_key_env, "limits": limits, "log_level": log_level})
+    os.environ[SERVE_ENV] = json.dumps(config)
+    err.print(
+        f"archscore serving {model} on http://{host}:{port} ({workers} worker(s)); docs at /docs", highlight=False
+    )
+    uvicorn.run("archscore.service.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level="warning", access_log=False)  # fmt: skip
 
 
 def _say(message: str) -> None:

@@ -248,6 +248,22 @@ def create_app(
     return app
 
 
+SERVE_ENV = "ARCHSCORE_SERVE_CONFIG"
+
+
+def app_from_env() -> FastAPI:
+    """The app ``archscore serve`` starts in each worker process, configured by ``$ARCHSCORE_SERVE_CONFIG``."""
+    import os
+
+    from archscore.service.logs import configure
+
+    config = json.loads(os.environ.get(SERVE_ENV, "{}"))
+    configure(config.pop("log_level", "info"))
+    limits = Limits(**config.pop("limits", {}))
+    api_key = os.environ.get(config.pop("api_key_env", "ARCHSCORE_API_KEY")) or None
+    return create_app(config.pop("model", "default"), api_key=api_key, limits=limits, **config)
+
+
 def _current(served: ServedModel):
     try:
         return served.current()
