@@ -1,7 +1,8 @@
 """archscore over HTTP: ``POST /v1/score`` and friends (FastAPI; run with ``archscore serve``).
 
 Requests name architectures by ONNX files (``multipart/form-data``, field ``files``, repeatable),
-by base64 ONNX in JSON, or by search-space cells in JSON. Each answer carries the predicted target
+one ONNX file as the body (``application/octet-stream``, ``?name=`` to label it), by base64 ONNX
+in JSON, or by search-space cells in JSON. Each answer carries the predicted target
 with its std, MACs, params, the out-of-distribution flag, and the model name and version that
 produced it.
 
@@ -172,6 +173,7 @@ def create_app(
                 "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/ScoreRequest"}},
                     "multipart/form-data": {"schema": MULTIPART},
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
                 },
             }
         },
@@ -184,8 +186,14 @@ def create_app(
             items, reference = _json_items(body, limits)
         elif kind == "multipart/form-data":
             items, reference = await _multipart_items(request, body, limits), "nearest"
+        elif kind == "application/octet-stream":  # one ONNX file as the body: the cheapest upload
+            if not body:
+                raise HTTPException(422, "empty body: send the ONNX file's bytes")
+            items, reference = [(request.query_params.get("name"), {"onnx_bytes": body})], "nearest"
         else:
-            raise HTTPException(415, f"send application/json or multipart/form-data, not {kind or 'no content type'!r}")
+            raise HTTPException(
+                415, f"send application/json, multipart/form-data or application/octet-stream, not {kind or 'none'!r}"
+            )
         request.state.n_architectures = len(items)
         model, info = _current(served)
         archs = []

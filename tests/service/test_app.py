@@ -64,6 +64,15 @@ def test_multipart_uploads_of_several_files(client):
     assert all(x["ood"] for x in r.json()["results"])  # these small zoo networks are unlike every benchmark space
 
 
+def test_one_file_as_the_body(client):
+    raw = example_path("resnet_small").read_bytes()
+    r = client.post("/v1/score?name=mine", content=raw, headers={"content-type": "application/octet-stream"})
+    assert r.status_code == 200 and r.json()["results"][0]["name"] == "mine"
+    assert r.json()["results"][0]["macs"] == load_predictor("default").score([raw])[0]["macs"]
+    empty = client.post("/v1/score", content=b"", headers={"content-type": "application/octet-stream"})
+    assert empty.status_code == 422 and "empty body" in empty.json()["detail"]
+
+
 def test_request_ids_are_echoed_or_made(client):
     r = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
     assert r.headers["x-request-id"] == "abc-123"
@@ -144,6 +153,6 @@ def test_admin_reload_needs_the_key(client):
 def test_openapi_documents_both_request_forms(client):
     spec = client.get("/openapi.json").json()
     body = spec["paths"]["/v1/score"]["post"]["requestBody"]["content"]
-    assert set(body) == {"application/json", "multipart/form-data"}
+    assert set(body) == {"application/json", "multipart/form-data", "application/octet-stream"}
     assert "ScoreRequest" in spec["components"]["schemas"] and "Architecture" in spec["components"]["schemas"]
     assert client.get("/docs").status_code == 200
