@@ -384,10 +384,10 @@ def score(
     """Rank architectures by predicted accuracy, with std, MACs, params and an out-of-distribution flag."""
     from archscore.models import load_predictor
 
-    if not paths and not cell:
-        raise typer.BadParameter("give ONNX files/folders/globs, or --space NAME --cell CELL")
     if (space is None) != (not cell):
         raise typer.BadParameter("--space and --cell go together")
+    if not paths and not cell:
+        raise typer.BadParameter("give ONNX files/folders/globs, or --space NAME --cell CELL")
     names: list[str] = []
     graphs: list[object] = []
     try:
@@ -432,13 +432,18 @@ def score(
     else:
         table = Table(title=f"{predictor.target} (model: {model})")
         for col, justify in (("#", "right"), ("architecture", "left"), ("predicted", "right"), ("MACs", "right"),
-                             ("params", "right"), ("nearest population", "left"), ("", "left")):  # fmt: skip
-            table.add_column(col, justify=justify)  # type: ignore[arg-type]
+                             ("params", "right"), ("nearest", "left"), ("", "left")):  # fmt: skip
+            table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
+        short = {r["name"]: Path(r["name"]).name if Path(r["name"]).suffix == ".onnx" else r["name"] for r in shown}
+        if len(set(short.values())) < len(short):  # two files of one name in different folders: keep paths
+            short = {r["name"]: r["name"] for r in shown}
         for r in shown:
-            flag = "[yellow]out of distribution[/yellow]" if r["ood"] else ""
-            table.add_row(str(r["rank"]), r["name"], f"{r['mean']:.3f} ± {r['std']:.3f}", _si(r["macs"]),
+            flag = "[yellow]OOD[/yellow]" if r["ood"] else ""
+            table.add_row(str(r["rank"]), short[r["name"]], f"{r['mean']:.3f} ± {r['std']:.3f}", _si(r["macs"]),
                           _si(r["params"]), r["nearest"], flag)  # fmt: skip
         out.print(table)
+        if any(r["ood"] for r in shown):
+            out.print("OOD: out of distribution, far from every population the model was trained on (a weak prior)")
     for name, error in failed:
         err.print(f"[red]error:[/red] {name}: {error}", highlight=False, soft_wrap=True)
     if failed:

@@ -34,8 +34,8 @@ def load_predictor(name: str | os.PathLike = "default", tracking_uri: str | None
         if not (DEFAULT_MODEL / "model.json").is_file():
             raise ArchscoreError(f"the default model is missing from this installation ({DEFAULT_MODEL})")
         return ScoringModel.load(DEFAULT_MODEL)
-    if Path(text).is_dir():
-        return ScoringModel.load(text)
+    if Path(text).is_dir() or (os.sep in text and not text.startswith("models:/")):
+        return ScoringModel.load(text)  # a folder, or a path that is not one: the error says so
     from archscore.training import tracking
 
     tracking.connect(tracking_uri)
