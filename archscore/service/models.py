@@ -10,6 +10,7 @@ load, and no request sees a half-loaded model.
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 import threading
@@ -99,6 +100,12 @@ class ServedModel:
             )  # fmt: skip
             model.score([_warm_up_graph()])  # first-call costs (imports, LightGBM) paid before serving
             self._current = (model, info)  # one reference assignment: requests see old or new, never a mix
+            # The loaded model, modules and tables are long-lived: move them out of the collector's
+            # way, or each full collection (every ~50 requests' worth of parsing garbage) rescans
+            # them and adds ~60 ms to one request. Unfreeze first so a replaced model can be freed.
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
             log.info("serving %s version %s (%s)", name, version, uri)
             return True
 
