@@ -538,6 +538,14 @@ def serve(
                 log_level="warning", access_log=False)  # fmt: skip
 
 
+try:  # the search command's options live beside the search code
+    from archscore.search.cli import search_command as _search_command
+
+    app.command("search", help=_search_command.__doc__)(_search_command)
+except ImportError:  # pragma: no cover
+    pass
+
+
 def _say(message: str) -> None:
     err.print(message, highlight=False, markup=False)
 

@@ -1,0 +1,84 @@
+"""``archscore search``: a surrogate-driven search on a bundled benchmark table, printed as it goes.
+
+The lead CLI registers :func:`search_command` with ``app.command("search")(search_command)``; the
+bundled table of the space is the oracle (every evaluation is a look-up of a measured value).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from archscore.errors import ArchscoreError
+
+MINIMISED = ("latency", "params", "flops", "macs", "energy", "memory")
+"""An objective whose name contains one of these is minimised; every other one is maximised."""
+
+
+def is_minimised(objective: str) -> bool:
+    return any(word in objective.lower() for word in MINIMISED)
+
+
+def _fail(exc: Exception) -> NoReturn:
+    Console(stderr=True).print(f"[red]error:[/red] {exc}", soft_wrap=True, markup=True, highlight=False)
+    raise typer.Exit(2) from None
+
+
+def search_command(
+    space: Annotated[str, typer.Option(help="Search space with a bundled table (the oracle), e.g. nb201.")] = "nb201",
+    budget: Annotated[int, typer.Option(help="Evaluations (table look-ups) in all.")] = 100,
+    objective: Annotated[
+        str, typer.Option(help="Table column to optimise, or a short name completed by --dataset (val_acc).")
+    ] = "val_acc",
+    strategy: Annotated[
+        str, typer.Option(help="random, evolution, evolution+surrogate, bo-ei, bo-ucb, bo-ts or bo-mean.")
+    ] = "bo-ts",
+    seed: Annotated[int, typer.Option(help="Seed of the search.")] = 0,
+    dataset: Annotated[str | None, typer.Option(help="The space's dataset (default: its first).")] = None,
+) -> None:
+    """Search a space for its best architecture with a learned surrogate; the bundled table is the oracle."""
+    from archscore.search.oracle import TableOracle, check_budget, run_search
+    from archscore.search.surrogate import Surrogate
+    from archscore.spaces import get
+
+    out = Console()
+    batch_size = 10
+    try:
+        check_budget(budget, batch_size)
+        s = get(space)
+        dataset = s.dataset(dataset)
+        oracle = TableOracle(s, objective, dataset)
+        column = oracle.objectives[0]
+        maximize = not is_minimised(column)
+        surrogate = Surrogate(
+            s, strategy=strategy, objectives=[column], maximize=maximize, dataset=dataset,
+            candidates=oracle.cells, seed=seed,
+        )  # fmt: skip
+    except ArchscoreError as exc:
+        _fail(exc)
+    optimum_cells, optimum = oracle.optimum(0, maximize)
+    found: list[int] = []
+
+    table = Table(title=f"{strategy} on {space} / {column} ({'max' if maximize else 'min'}imised), seed {seed}")
+    for col in ("evaluations", "best so far", "gap to optimum", "step s"):
+        table.add_column(col, justify="right")
+    table.add_column("best cell", overflow="fold")
+
+    def report(sur: Surrogate, batch: list[str]) -> None:
+        if not found and set(batch) & set(optimum_cells):
+            hits = [i for i, c in enumerate(sur.cells) if c in optimum_cells]
+            found.append(hits[0] + 1)
+        cell, value = sur.best()
+        step = sur.step_seconds()[-1] if sur.steps else 0.0
+        table.add_row(f"{sur.n_told}", f"{value:.4g}", f"{abs(optimum - value):.4g}", f"{step:.2f}", cell)
+
+    with out.status("searching …"):
+        result = run_search(surrogate, oracle, budget, batch_size, callback=report)
+    out.print(table)
+    cell, value = surrogate.best()
+    out.print(f"best: {value:.4g}  {cell}", highlight=False)
+    where = f"found after {found[0]} evaluations" if found else f"not found in {len(result.cells)} evaluations"
+    out.print(f"table optimum: {optimum:.4g} ({where})", highlight=False)
