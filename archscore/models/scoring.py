@@ -161,7 +161,10 @@ class ScoringModel:
 
     def features(self, graphs: list[ArchGraph], reference: str | list[ArchGraph] | None = None) -> np.ndarray:
         """The feature matrix of ``graphs``; ``reference`` chooses the population of the ``z`` part."""
-        stats = self._stats(graphs)
+        return self._features(graphs, self._stats(graphs), reference)
+
+    def _features(self, graphs: list[ArchGraph], stats: np.ndarray, reference) -> np.ndarray:
+        """:meth:`features` from the graphs' statistics, already computed."""
         blocks = []
         for part in self.parts:
             if part == "stats":
@@ -223,7 +226,7 @@ class ScoringModel:
         self.parts  # noqa: B018 - validates the encoder string before any work
         if not groups:
             raise ValueError("ScoringModel.fit needs at least one labelled task")
-        names, means, stds = [], [], []
+        names, means, stds, own = [], [], [], []
         Xs, ys = [], []
         for g in groups:
             y = np.asarray(g.y, dtype=np.float64)
@@ -233,21 +236,22 @@ class ScoringModel:
                 )
             if not np.isfinite(y).all():
                 raise ValueError(f"task {g.name!r}: labels must be finite numbers")
-            pop = self._stats(g.population if g.population is not None else g.graphs)
+            own.append(self._stats(g.graphs))
+            pop = own[-1] if g.population is None else self._stats(g.population)
             names.append(g.name)
             means.append(pop.mean(axis=0))
             stds.append(pop.std(axis=0))
         self.population_names_ = names
         self.population_mean_ = np.asarray(means)
         self.population_std_ = np.asarray(stds)
-        for g in groups:
-            Xs.append(self.features(g.graphs, reference=g.name))
+        for g, stats in zip(groups, own):
+            Xs.append(self._features(g.graphs, stats, reference=g.name))
             y = np.asarray(g.y, dtype=np.float64)
             ys.append(percentile(y) if self.target_transform == "percentile" else y)
         X = np.vstack(Xs)
         self.predictor_ = make_predictor(self.predictor, self.predictor_params, self.seed).fit(X, np.concatenate(ys))
         # how far training rows sit from their nearest population: the out-of-distribution threshold
-        _, d = self._nearest(np.vstack([self._stats(g.graphs) for g in groups]))
+        _, d = self._nearest(np.vstack(own))
         self.ood_threshold_ = OOD_MARGIN * float(np.quantile(d, OOD_QUANTILE))
         self.n_train_ = len(X)
         self.n_features_in_ = int(X.shape[1])
@@ -271,17 +275,22 @@ class ScoringModel:
     def distance(self, archs) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Per architecture: the nearest population's name, the RMS z-score to it, and an OOD flag."""
         self._check_fitted()
-        which, d = self._nearest(self._stats(as_graphs(archs)))
+        return self._distance(self._stats(as_graphs(archs)))
+
+    def _distance(self, stats: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+        which, d = self._nearest(stats)
         return [self.population_names_[i] for i in which], d, d > self.ood_threshold_
 
     def score(self, archs, reference: str | list | None = None) -> list[dict[str, Any]]:
         """Per architecture: predicted ``mean`` and ``std``, ``macs``, ``params``, and the nearest
         population with the ``distance`` to it and the ``ood`` flag (what the CLI and service report)."""
+        self._check_fitted()
         graphs = as_graphs(archs)
         if not graphs:
             return []
-        mean, std = self.predict(graphs, return_std=True, reference=reference)
-        nearest, distance, ood = self.distance(graphs)
+        stats = self._stats(graphs)  # once, for both the features and the distance
+        mean, std = self.predictor_.predict(self._features(graphs, stats, reference), return_std=True)
+        nearest, distance, ood = self._distance(stats)
         return [
             {
                 "mean": float(m),

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from archscore import __version__
 from archscore.errors import ArchscoreError, ModelLimitError
 from archscore.models.inputs import read_record
-from archscore.service.models import ServedModel
+from archscore.service.models import ModelDescription, ServedModel
 
 log = logging.getLogger("archscore.service")
 access = logging.getLogger("archscore.service.access")
@@ -82,18 +82,6 @@ class Score(BaseModel):
     nearest: str = Field(..., description="The training population this architecture is closest to.")
     distance: float
     ood: bool = Field(..., description="Far from every training population: treat the prediction as a weak prior.")
-
-
-class ModelDescription(BaseModel):
-    source: str
-    name: str
-    version: str | None
-    target: str
-    encoder: str
-    predictor: str
-    n_train: int
-    populations: list[str]
-    loaded_at: float
 
 
 class ScoreResponse(BaseModel):
@@ -208,12 +196,12 @@ def create_app(
             {"index": i, "name": items[i][0], "id": a.id, "rank": ranks[i], **row}
             for i, (a, row) in enumerate(zip(archs, rows))
         ]
-        return {"model": info.to_dict(), "results": results}
+        return {"model": info.model_dump(), "results": results}
 
     @app.get("/v1/models", response_model=ModelDescription, responses={503: {"model": Problem}})
     async def models() -> dict[str, Any]:
         """The model answering now."""
-        return _current(served)[1].to_dict()
+        return _current(served)[1].model_dump()
 
     @app.post("/v1/admin/reload", response_model=ModelDescription, responses={401: {"model": Problem}, **errors})
     async def reload(request: Request) -> dict[str, Any]:
@@ -226,7 +214,7 @@ def create_app(
             await anyio.to_thread.run_sync(served.refresh)
         except ArchscoreError as e:
             raise HTTPException(503, f"reload failed, still serving the loaded model: {e}") from None
-        return _current(served)[1].to_dict()
+        return _current(served)[1].model_dump()
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -238,7 +226,7 @@ def create_app(
         """A model is loaded and requests can be scored."""
         if not served.ready:
             raise HTTPException(503, "no model loaded yet")
-        return {"status": "ready", "model": _current(served)[1].to_dict(), "refresh_error": served.last_error}
+        return {"status": "ready", "model": _current(served)[1].model_dump(), "refresh_error": served.last_error}
 
     original = app.openapi
 

@@ -15,7 +15,8 @@ import logging
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+
+from pydantic import BaseModel, Field
 
 from archscore.errors import ArchscoreError
 from archscore.models import ScoringModel, load_predictor
@@ -24,8 +25,9 @@ log = logging.getLogger(__name__)
 ALIAS = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/@]+)$")
 
 
-@dataclass(frozen=True)
-class ModelInfo:
+class ModelDescription(BaseModel):
+    """What a service is answering with (``GET /v1/models``, and every score response)."""
+
     source: str
     name: str
     version: str | None
@@ -34,10 +36,7 @@ class ModelInfo:
     predictor: str
     n_train: int
     populations: list[str]
-    loaded_at: float = field(default_factory=time.time)
-
-    def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+    loaded_at: float = Field(default_factory=time.time)
 
 
 class ServedModel:
@@ -53,7 +52,7 @@ class ServedModel:
         self.source = source
         self.tracking_uri = tracking_uri
         self.poll_seconds = poll_seconds
-        self._current: tuple[ScoringModel, ModelInfo] | None = None
+        self._current: tuple[ScoringModel, ModelDescription] | None = None
         self._lock = threading.Lock()  # one load at a time; readers never take it
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -63,7 +62,7 @@ class ServedModel:
     def ready(self) -> bool:
         return self._current is not None
 
-    def current(self) -> tuple[ScoringModel, ModelInfo]:
+    def current(self) -> tuple[ScoringModel, ModelDescription]:
         current = self._current
         if current is None:
             raise ArchscoreError("no model is loaded yet")
@@ -94,9 +93,9 @@ class ServedModel:
             if self._current is not None and version is not None and self._current[1].version == version:
                 return False
             model = load_predictor(uri, tracking_uri=self.tracking_uri)
-            info = ModelInfo(
-                self.source, name, version, model.target, model.encoder, model.predictor, model.n_train_,
-                list(model.population_names_),
+            info = ModelDescription(
+                source=self.source, name=name, version=version, target=model.target, encoder=model.encoder,
+                predictor=model.predictor, n_train=model.n_train_, populations=list(model.population_names_),
             )  # fmt: skip
             model.score([_warm_up_graph()])  # first-call costs (imports, LightGBM) paid before serving
             self._current = (model, info)  # one reference assignment: requests see old or new, never a mix
