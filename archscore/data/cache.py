@@ -62,11 +62,10 @@ def _available_cores() -> int:
 
 
 def _build(space: str, dataset: str, cells: Sequence[str]) -> list[ArchGraph]:
-    from archscore.graph import from_onnx
     from archscore.spaces import get
 
     s = get(space)
-    graphs = {c: from_onnx(s.to_onnx(c, dataset).SerializeToString(), data_inputs=["x"]) for c in cells}
+    graphs = {c: s.to_graph(c, dataset) for c in cells}
     return list(_shared(graphs).values())  # equal nodes pickled once: less to send back to the parent
 
 

@@ -172,6 +172,8 @@ SOURCES: dict[str, Source] = {
             "fmsnew/nas-bench-nlp-release@a6d90a3b train_logs_wikitext-2/logs.zip",
             "Apache-2.0 (NAS-Bench-NLP)",
             ("recipe",),
+            space="nbnlp",
+            dataset="wikitext2",
         ),
         Source(
             "nbgraph",

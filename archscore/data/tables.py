@@ -58,12 +58,14 @@ class Table:
         ``dataset`` defaults to the table's own (when the load pinned one), else the space's first.
 
         Raises:
-            ArchscoreError: The source's architectures belong to no search space archscore builds yet.
+            ArchscoreError: The rows belong to no single search space (a table mixing spaces, not filtered).
         """
         if self.space is None or self.cells is None:
+            column = SOURCES[self.source].space_column
             raise ArchscoreError(
-                f"{self.source}: its architectures are not in a search space archscore builds yet; "
-                "graphs are available for sources with a space (see `archscore data list`)"
+                f"{self.source}: its rows mix search spaces; load one with {column}=… to get graphs"
+                if column
+                else f"{self.source}: its architectures are not in a search space archscore builds yet"
             )
         from archscore.data.cache import GraphCache
 

@@ -14,11 +14,12 @@ from archscore.spaces.hat import HAT
 from archscore.spaces.nb101 import NB101
 from archscore.spaces.nb201 import NB201
 from archscore.spaces.nbgraph import NBGraph
+from archscore.spaces.nbnlp import NBNLP
 from archscore.spaces.ofa_mbv3 import OFAMobileNetV3
 from archscore.spaces.tnb101 import TNB101Macro, TNB101Micro
 
 SPACES: dict[str, type[SearchSpace]] = {
-    cls.name: cls for cls in (NB201, NB101, NB301, TNB101Micro, TNB101Macro, FBNet, OFAMobileNetV3, HAT, NBGraph)
+    cls.name: cls for cls in (NB201, NB101, NB301, TNB101Micro, TNB101Macro, FBNet, OFAMobileNetV3, HAT, NBGraph, NBNLP)
 }
 
 __all__ = ["SPACES", "SearchSpace", "get"]

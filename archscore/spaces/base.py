@@ -102,9 +102,14 @@ class SearchSpace(ABC):
     def to_torch(self, cell: str, dataset: str | None = None) -> nn.Module:
         """The reference PyTorch module of the same network (needs the ``torch`` extra)."""
 
+    def data_inputs(self, cell: str) -> list[str]:
+        """Graph inputs of ``cell``'s network that carry data (the rest, in a weight-free network, are weights)."""
+        return ["x"]
+
     def to_graph(self, cell: str, dataset: str | None = None) -> ArchGraph:
         """The canonical :class:`ArchGraph` of ``cell``'s network."""
-        return from_onnx(self.to_onnx(cell, dataset), data_inputs=["x"])
+        model = self.to_onnx(cell, dataset).SerializeToString()  # bytes: the parser may work on its own copy in place
+        return from_onnx(model, data_inputs=self.data_inputs(cell))
 
     def input_shape(self, dataset: str | None = None, cell: object | None = None) -> tuple[int, ...]:
         """Shape of the network's input for ``dataset`` (batch 1).

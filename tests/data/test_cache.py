@@ -71,5 +71,5 @@ def test_a_table_serves_its_graphs_through_the_cache(tmp_path) -> None:
     fixture = data.load("nb101_fixture", target="trainable_parameters")
     graphs = fixture.graphs(cache=GraphCache(tmp_path, workers=1))
     assert graphs == [get("nb101").to_graph(c) for c in fixture.cells]
-    with pytest.raises(ArchscoreError, match="not in a search space"):
-        data.load("nasbench_nlp").graphs()
+    with pytest.raises(ArchscoreError, match="mix search spaces; load one with search_space="):
+        data.load("naslib_zc").graphs()
