@@ -242,12 +242,7 @@ def test_saved_weights_reload_to_the_same_embeddings(graphs, tmp_path) -> None:
 # -- errors ---------------------------------------------------------------------------------------------
 def test_bad_input_is_named(graphs, tmp_path) -> None:
     enc = small()
-    with pytest.raises(TypeError, match="item 1 is a str"):
-        enc.fit([graphs[0], "not a graph"])
-    with pytest.raises(TypeError, match="single graph"):
-        enc.fit(graphs[0])
-    with pytest.raises(ValueError, match="at least one"):
-        enc.fit([])
+    # the input checks every graph encoder shares: test_encoders.py
     with pytest.raises(ValueError, match="2 distinct"):
         enc.fit([graphs[0], graphs[0]])
     with pytest.raises(ValueError, match="direction"):
