@@ -133,6 +133,80 @@ def data_list() -> None:
     out.print("Sources and licence texts: archscore/data/bundled/LICENSES.md", highlight=False)
 
 
+cache_app = typer.Typer(
+    help="The on-disk cache of parsed architecture graphs (built on first use; see `info`).", no_args_is_help=True
+)
+data_app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("info")
+def cache_info() -> None:
+    """Where the graph cache is, its version, and what it holds."""
+    from archscore.data.cache import GraphCache, graph_version
+
+    cache = GraphCache()
+    shards = cache.shards()
+    out.print(f"graph cache: {cache.folder}  (version {graph_version()}; set ARCHSCORE_CACHE_DIR to move it)")
+    if not shards:
+        out.print("empty: graphs are built the first time a table's graphs are asked for, or by `archscore data "
+                  "cache build`")  # fmt: skip
+        return
+    table = Table()
+    for col, justify in (("space", "left"), ("dataset", "left"), ("size", "right")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for space, dataset, size in shards:
+        table.add_row(space, dataset, f"{size / 1e6:.1f} MB")
+    out.print(table)
+    out.print(f"{len(shards)} shard(s), {sum(s for *_, s in shards) / 1e6:.1f} MB", highlight=False)
+
+
+@cache_app.command("build")
+def cache_build(
+    sources: Annotated[
+        list[str] | None, typer.Argument(help="Bundled sources (default: all; see `archscore data list`).")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Build processes (default: every core).")] = None,
+) -> None:
+    """Build the graphs of every architecture in the bundled tables, for every dataset they were measured on.
+
+    Training and scoring build what they need on first use; this builds it ahead of time. Graphs
+    already cached are kept.
+    """
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from archscore.data.cache import GraphCache, bundled_sets
+
+    try:
+        sets = bundled_sets(sources or None)
+    except ArchscoreError as exc:
+        _fail(exc)
+    cache = GraphCache(workers=workers)
+    start = time.perf_counter()
+    total = 0
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        for (space, dataset), cells in sets.items():
+            task = progress.add_task(f"{space}/{dataset}", total=len(cells))
+            shown = lambda done, missing, t=task: progress.update(t, completed=done, total=missing)  # noqa: E731
+            cache.graphs(space, cells, dataset, progress=shown)
+            progress.update(task, completed=len(cells), total=len(cells))
+            total += len(cells)
+    seconds = time.perf_counter() - start
+    out.print(f"{total:,} graphs of {len(sets)} (space, dataset) set(s) ready in {seconds:.1f} s: {cache.folder}")
+
+
+@cache_app.command("clear")
+def cache_clear() -> None:
+    """Remove every cached graph (they are rebuilt on the next use)."""
+    from archscore.data.cache import GraphCache
+
+    cache = GraphCache()
+    freed = cache.clear()
+    out.print(f"removed {freed / 1e6:.1f} MB from {cache.root}", highlight=False)
+
+
 @app.command("pretrain-gnn")
 def pretrain_gnn(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the weights (.npz).")],

@@ -28,40 +28,12 @@ from pathlib import Path
 
 import _common
 
-from archscore.data.cache import GraphCache, graph_version
-from archscore.spaces import SPACES, get
+from archscore.data.cache import GraphCache, bundled_sets, graph_version
+from archscore.spaces import SPACES
 
 RESULTS = Path(__file__).resolve().parent / "results" / "graph_cache.json"
 BUILD_TARGET_S = 300.0
 WARM_TARGET_S = 2.0
-
-
-def bundled_sets() -> dict[tuple[str, str], list[str]]:
-    """Every distinct cell of the bundled tables, per (space, dataset) its labels were measured on.
-
-    A source pinned to one setting (HAT's per-task files, FBNet's CIFAR-100 latencies, the unlabeled
-    pools) needs that dataset only; a row with labels for several settings (NB201's three datasets,
-    TransNAS-Bench's seven tasks) needs every dataset of its space; NAS-Bench-Suite-Zero rows need the
-    dataset of their row, where the space builds it.
-    """
-    from archscore import data
-
-    sets: dict[tuple[str, str], dict[str, None]] = {}
-    for name, source in data.SOURCES.items():
-        if "dataset" in source.groups:  # rows of several datasets (and spaces): one load per group
-            cols = data.read_source(name)
-            keys = [k for k in (source.space_column, "dataset") if k]
-            for values in sorted(set(zip(*(cols[k] for k in keys)))):
-                t = data.load(name, **dict(zip(keys, values)))
-                if t.space is not None and t.dataset is not None:
-                    sets.setdefault((t.space, t.dataset), {}).update(dict.fromkeys(t.cells or []))
-            continue
-        if source.space is None or source.space not in SPACES:
-            continue
-        t = data.load(name)
-        for dataset in [t.dataset] if t.dataset else get(source.space).datasets:
-            sets.setdefault((source.space, dataset), {}).update(dict.fromkeys(t.cells or []))
-    return {key: list(cells) for key, cells in sorted(sets.items(), key=lambda kv: list(SPACES).index(kv[0][0]))}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -130,6 +130,23 @@ class GraphCache:
             raise
         return graphs
 
+    def shards(self) -> list[tuple[str, str, int]]:
+        """(space, dataset, bytes) of every shard of the current graph version on disk."""
+        out = []
+        for path in sorted(self.folder.glob("*.pkl")) if self.folder.is_dir() else []:
+            space, _, dataset = path.stem.partition("-")
+            out.append((space, dataset, path.stat().st_size))
+        return out
+
+    def clear(self) -> int:
+        """Remove every cached graph, of every version; returns the bytes freed."""
+        freed = 0
+        for old in self.root.glob("graphs-*"):
+            if old.is_dir():
+                freed += sum(f.stat().st_size for f in old.rglob("*") if f.is_file())
+                shutil.rmtree(old, ignore_errors=True)
+        return freed
+
     def _prune_stale(self) -> None:
         for old in self.root.glob("graphs-*"):
             if old != self.folder and old.is_dir():
@@ -165,6 +182,42 @@ class GraphCache:
                         progress(done, len(missing))
             cached = self.write(space, dataset, cached)
         return [cached[c] for c in cells]
+
+
+def bundled_sets(sources: Sequence[str] | None = None) -> dict[tuple[str, str], list[str]]:
+    """Every distinct cell of the bundled tables, per (space, dataset) its labels were measured on.
+
+    A source pinned to one setting (HAT's per-task files, FBNet's CIFAR-100 latencies, the unlabeled
+    pools) needs that dataset only; a row with labels for several settings (NB201's three datasets,
+    TransNAS-Bench's seven tasks) needs every dataset of its space; NAS-Bench-Suite-Zero rows need the
+    dataset of their row. ``sources`` limits this to some bundled sources (default: all).
+    """
+    from archscore import data
+    from archscore.errors import UnknownNameError
+    from archscore.spaces import SPACES, get
+
+    names = list(data.SOURCES) if sources is None else list(dict.fromkeys(sources))
+    unknown = [n for n in names if n not in data.SOURCES]
+    if unknown:
+        raise UnknownNameError(f"unknown source(s) {', '.join(unknown)}; bundled: {', '.join(data.SOURCES)}")
+    sets: dict[tuple[str, str], dict[str, None]] = {}
+    for name in names:
+        source = data.SOURCES[name]
+        if "dataset" in source.groups:  # rows of several datasets (and spaces): one load per group
+            cols = data.read_source(name)
+            keys = [k for k in (source.space_column, "dataset") if k]
+            for values in sorted(set(zip(*(cols[k] for k in keys)))):
+                t = data.load(name, **dict(zip(keys, values)))
+                if t.space is not None and t.dataset is not None:
+                    sets.setdefault((t.space, t.dataset), {}).update(dict.fromkeys(t.cells or []))
+            continue
+        if source.space is None or source.space not in SPACES:
+            continue
+        t = data.load(name)
+        for dataset in [t.dataset] if t.dataset else get(source.space).datasets:
+            sets.setdefault((source.space, dataset), {}).update(dict.fromkeys(t.cells or []))
+    order = list(SPACES)
+    return {key: list(cells) for key, cells in sorted(sets.items(), key=lambda kv: order.index(kv[0][0]))}
 
 
 def _shared(graphs: dict[str, ArchGraph]) -> dict[str, ArchGraph]:

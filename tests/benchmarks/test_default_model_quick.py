@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("mlflow")
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 @pytest.mark.slow
-def test_the_reduced_default_model_benchmark_trains_measures_and_writes(tmp_path) -> None:
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import default_model
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+def test_the_reduced_default_model_benchmark_trains_measures_and_writes(benchmark_script, tmp_path) -> None:
+    default_model = benchmark_script("default_model")
     out = tmp_path / "default_model.json"
     assert default_model.main(["--quick", "--out", str(out)]) == 0
     result = json.loads(out.read_text())

@@ -4,21 +4,13 @@ end on the real table, every predictor learns something, and the result file hol
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
 
 @pytest.mark.slow
-def test_the_reduced_few_shot_benchmark_runs_and_learns(tmp_path) -> None:
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import few_shot
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+def test_the_reduced_few_shot_benchmark_runs_and_learns(benchmark_script, tmp_path) -> None:
+    few_shot = benchmark_script("few_shot")
     out = tmp_path / "few_shot.json"
     assert few_shot.main(["--quick", "--out", str(out)]) == 0
     result = json.loads(out.read_text())

@@ -4,21 +4,13 @@ real table through the same code as the full run, and the surrogate strategies b
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
 
 @pytest.mark.slow
-def test_the_reduced_search_benchmark_runs_and_the_surrogate_beats_random_search(tmp_path) -> None:
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import search
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+def test_the_reduced_search_benchmark_runs_and_the_surrogate_beats_random_search(benchmark_script, tmp_path) -> None:
+    search = benchmark_script("search")
     out = tmp_path / "search.json"
     assert search.main(["--quick", "--out", str(out)]) == 0
     result = json.loads(out.read_text())

@@ -4,26 +4,15 @@ end to end on the real tables, never trains on the space it scores, and beats ch
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-def _module():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import zero_shot
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return zero_shot
-
 
 @pytest.mark.slow
-def test_the_reduced_zero_shot_benchmark_runs_and_never_trains_on_the_held_out_space(tmp_path, monkeypatch) -> None:
-    zero_shot = _module()
+def test_the_reduced_zero_shot_benchmark_runs_and_never_trains_on_the_held_out_space(
+    benchmark_script, tmp_path, monkeypatch
+) -> None:
+    zero_shot = benchmark_script("zero_shot")
     seen: list[tuple[set[str], set[str]]] = []  # (spaces trained on, the rows' own task names)
     real_fit = zero_shot.fit
 

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from archscore.data import cache as cache_module
-from archscore.data.cache import GraphCache
+from archscore.data.cache import GraphCache, bundled_sets
 from archscore.spaces import get
 
 SPACE = get("nb201")
@@ -73,3 +73,35 @@ def test_a_table_serves_its_graphs_through_the_cache(tmp_path) -> None:
     assert graphs == [get("nb101").to_graph(c) for c in fixture.cells]
     with pytest.raises(ArchscoreError, match="mix search spaces; load one with search_space="):
         data.load("naslib_zc").graphs()
+
+
+def test_the_cache_command_builds_lists_and_clears(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from archscore import data
+    from archscore.cli import app
+
+    runner = CliRunner()
+    env = {"ARCHSCORE_CACHE_DIR": str(tmp_path), "COLUMNS": "200"}
+    empty = runner.invoke(app, ["data", "cache", "info"], env=env)
+    assert empty.exit_code == 0 and "empty" in empty.output
+    built = runner.invoke(app, ["data", "cache", "build", "nb101_fixture", "--workers", "1"], env=env)
+    assert built.exit_code == 0 and "30 graphs of 1 (space, dataset) set(s) ready" in built.output
+    listed = runner.invoke(app, ["data", "cache", "info"], env=env)
+    assert listed.exit_code == 0 and "nb101" in listed.output and "1 shard(s)" in listed.output
+    fixture = data.load("nb101_fixture")
+    cache = GraphCache(tmp_path)
+    assert set(cache.read("nb101", "cifar10")) == set(fixture.cells)  # what the command stored is what a load needs
+    bad = runner.invoke(app, ["data", "cache", "build", "nb999"], env=env)
+    assert bad.exit_code == 2 and "unknown source(s) nb999; bundled: nb201" in bad.output
+    cleared = runner.invoke(app, ["data", "cache", "clear"], env=env)
+    assert cleared.exit_code == 0 and not cache.shards() and not list(tmp_path.glob("graphs-*"))
+
+
+def test_bundled_sets_cover_every_dataset_a_source_was_measured_on() -> None:
+    sets = bundled_sets(["nb201", "hat_wmt14ende_cpu_xeon", "naslib_zc"])
+    assert {("nb201", d) for d in ("cifar10", "cifar100", "imagenet16_120")} <= set(sets)
+    assert len(sets["nb201", "cifar100"]) == 15_625  # rows label all three datasets: every cell on each
+    assert ("hat", "wmt14ende") in sets and ("hat", "iwslt14deen") not in sets  # one task's file: that task only
+    assert ("nb301", "cifar10") in sets and ("tnb101_micro", "jigsaw") in sets  # NAS-Bench-Suite-Zero's own rows
+    assert all(len(set(cells)) == len(cells) for cells in sets.values())
