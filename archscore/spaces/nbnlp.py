@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
@@ -73,13 +74,18 @@ def _err(message: str) -> InvalidCellError:
     return InvalidCellError(f"nbnlp: {message}")
 
 
+_PREV = re.compile(r"h_prev_(0|[1-9][0-9]*)")
+_NEW = re.compile(r"h_new_(0|[1-9][0-9]*)")
+
+
 def _leaf(name: str) -> bool:
-    return name == "x" or (name.startswith("h_prev_") and name[7:].isdigit())
+    return name == "x" or _PREV.fullmatch(name) is not None
 
 
 def _state(name: str) -> int | None:
     """``k`` of ``h_new_k``; ``None`` for any other name."""
-    return int(name[6:]) if name.startswith("h_new_") and name[6:].isdigit() else None
+    m = _NEW.fullmatch(name)
+    return int(m.group(1)) if m else None
 
 
 def parse_recipe(cell: object) -> list[Node]:
@@ -99,12 +105,13 @@ def parse_recipe(cell: object) -> list[Node]:
         raise _err(f"a recipe has at most {MAX_NODES} nodes, got {len(cell)}")
     nodes: dict[str, Node] = {}
     for name, spec in cell.items():
-        if not isinstance(name, str) or _leaf(name):
-            raise _err(f"node name {name!r} is not allowed (x and h_prev_k are the cell's inputs)")
+        reserved = isinstance(name, str) and re.fullmatch(r"h_(new|prev)_\d+", name) is not None
+        if not isinstance(name, str) or _leaf(name) or (reserved and _state(name) is None):
+            raise _err(f"node name {name!r} is not allowed (x, h_prev_k are inputs; outputs are h_new_0, h_new_1 …)")
         if not isinstance(spec, dict) or set(spec) != {"op", "input"}:
             raise _err(f"node {name!r} must be {{'op': …, 'input': [...]}}, got {spec!r:.80}")
         op, inputs = spec["op"], spec["input"]
-        if op not in ARITY:
+        if not isinstance(op, str) or op not in ARITY:
             raise _err(f"node {name!r}: op {op!r} is not one of {', '.join(ARITY)}")
         if not isinstance(inputs, (list, tuple)) or not all(isinstance(i, str) for i in inputs):
             raise _err(f"node {name!r}: 'input' must be a list of node names, got {inputs!r:.80}")
@@ -125,7 +132,7 @@ def parse_recipe(cell: object) -> list[Node]:
             if i in nodes:
                 continue
             if not _leaf(i):
-                raise _err(f"node {n.name!r} reads {i!r}, which is neither a node nor x / h_prev_k")
+                raise _err(f"node {n.name!r} reads {i!r}, which is neither a node nor x / h_prev_k (k: 0, 1, 2)")
             if i != "x" and int(i[7:]) >= len(states):
                 raise _err(f"node {n.name!r} reads {i!r}, but the cell keeps {len(states)} state(s) (h_new_0 …)")
     return _canonical_order(nodes)
