@@ -142,6 +142,13 @@ def test_parameter_counts_equal_the_benchmark_records_for_every_row() -> None:
     assert [g.total_params - tied for g in graphs] == recorded
 
 
+def test_a_dead_linear_node_counts_for_the_benchmark_and_not_in_the_network() -> None:
+    spare = {**LSTM_LIKE, "spare": {"op": "linear", "input": ["x", "h_prev_0"]}}  # read by no node
+    dead_weights = sum(h * (cin + h) + h for cin, h in ((400, 600), (600, 600), (600, 400)))
+    assert SPACE.benchmark_params(spare) == SPACE.benchmark_params(LSTM_LIKE) + dead_weights
+    assert SPACE.to_graph(SPACE.canonical(spare)) == SPACE.to_graph(SPACE.canonical(LSTM_LIKE))
+
+
 def _export(cell: str) -> bytes:
     torch = pytest.importorskip("torch")
     module = SPACE.to_torch(cell).eval()
