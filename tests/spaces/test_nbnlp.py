@@ -15,7 +15,7 @@ from archscore import data
 from archscore.errors import InvalidCellError, UnknownNameError
 from archscore.graph import from_onnx
 from archscore.spaces import get
-from archscore.spaces.nbnlp import ARITY, EMBEDDING, VOCABULARY, live_nodes, parse_recipe, read_states
+from archscore.spaces.nbnlp import ARITY, EMBEDDING, VOCABULARY, layer_sizes, live_nodes, parse_recipe, read_states
 
 SPACE = get("nbnlp")
 LSTM_LIKE = {  # the benchmark's LSTM written as a recipe, with its own node names
@@ -149,12 +149,16 @@ def test_a_dead_linear_node_counts_for_the_benchmark_and_not_in_the_network() ->
     assert SPACE.to_graph(SPACE.canonical(spare)) == SPACE.to_graph(SPACE.canonical(LSTM_LIKE))
 
 
+def state_width(name: str) -> int:
+    """Width of a previous-state input ``h{layer}_{k}``: its layer's hidden width."""
+    return layer_sizes()[int(name[1 : name.index("_")])][1]
+
+
 def _export(cell: str) -> bytes:
     torch = pytest.importorskip("torch")
     module = SPACE.to_torch(cell).eval()
     names = SPACE.data_inputs(cell)
-    widths = {f"h{layer}_": w for layer, w in enumerate((600, 600, 400))}
-    states = [torch.randn(1, 1, widths[n[: n.index("_") + 1]]) for n in names[1:]]
+    states = [torch.randn(1, 1, state_width(n)) for n in names[1:]]
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -193,7 +197,7 @@ def test_the_onnx_network_computes_what_the_pytorch_network_computes() -> None:
     assert len(inputs) == len(weights)
     feeds = {i.name: np.ascontiguousarray(w.detach().numpy()) for i, w in zip(inputs, weights)}
     x = torch.tensor([[123]])
-    states = [torch.randn(1, 1, 600 if not n.startswith("h2") else 400) for n in names[1:]]
+    states = [torch.randn(1, 1, state_width(n)) for n in names[1:]]
     given = {"x": x.numpy(), **{n: s.numpy() for n, s in zip(names[1:], states)}}
     got = ReferenceEvaluator(model).run(None, {**given, **feeds})
     with torch.no_grad():
