@@ -52,8 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stages", type=int, default=0, metavar="N", help="time the stages on N cells per set instead")
     parser.add_argument("--out", type=Path, default=None, help="result file (default: benchmarks/results/…)")
     args = parser.parse_args(argv)
+    command = "python benchmarks/graph_cache.py " + " ".join(sys.argv[1:] if argv is None else argv)
     if args.stages:
-        return stages(args)
+        return stages(args, command)
     args.out = args.out or RESULTS
 
     sets = []
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             "limit": args.limit,
             "warm_repeats": args.warm_repeats,
             "graph_version": graph_version(),
-            "command": "python benchmarks/graph_cache.py " + " ".join(sys.argv[1:] if argv is None else argv),
+            "command": command,
             "spaces_built": list(SPACES),
             "sets": "every distinct cell of the bundled tables per (space, dataset) its labels were measured on "
             "(see bundled_sets)",
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def stages(args: argparse.Namespace) -> int:
+def stages(args: argparse.Namespace, command: str) -> int:
     """CPU time per graph of each build stage, and each stage projected onto every set."""
     rows = []
     projected = dict.fromkeys(STAGES, 0.0)
@@ -149,7 +150,7 @@ def stages(args: argparse.Namespace) -> int:
         "settings": {
             "stages_cells_per_set": args.stages,
             "workers_projected": args.workers,
-            "command": "python benchmarks/graph_cache.py " + " ".join(sys.argv[1:]),
+            "command": command,
         },
         "machine": _common.machine_info(),
         "versions": _common.versions(),
