@@ -162,7 +162,7 @@ def _check_dims(kind: str, name: str, dims: Sequence[int]) -> None:
 
 _A = onnx.AttributeProto
 _INT, _INTS = _A.INT, _A.INTS
-_DECODE = {  # INT and INTS, the common cases, are read inline in _read_node
+_DECODE = {  # INT and INTS, the common cases, are read first in decode_attribute
     _A.FLOAT: lambda a: a.f,
     _A.STRING: lambda a: a.s.decode("utf-8", "replace"),
     _A.FLOATS: lambda a: tuple(a.floats),
@@ -170,6 +170,17 @@ _DECODE = {  # INT and INTS, the common cases, are read inline in _read_node
     _A.TENSOR: lambda a: _const_value(a.t),  # small numeric tensors only, else None (dropped)
 }
 """Attribute type → value as plain Python; types not listed (graphs, sparse tensors …) are dropped."""
+
+
+def decode_attribute(a: onnx.AttributeProto) -> object:
+    """An attribute's value as plain Python (ints and floats as tuples); ``None`` for the kinds archscore drops."""
+    kind = a.type
+    if kind == _INTS:  # the common cases first (kernel, strides, pads …)
+        return tuple(a.ints)
+    if kind == _INT:
+        return a.i
+    decode = _DECODE.get(kind)
+    return None if decode is None else decode(a)
 
 
 def _read_node(n: onnx.NodeProto, opset: int) -> RawNode:
@@ -200,15 +211,9 @@ def _read_node(n: onnx.NodeProto, opset: int) -> RawNode:
                     f"{_label(raw)}: attribute {name!r} is {got}, but {raw.op_type} expects "
                     f"{_A.AttributeType.Name(expected)}"
                 )
-        if kind == _INTS:  # the common cases first (kernel, strides, pads …)
-            attrs[name] = tuple(a.ints)
-        elif kind == _INT:
-            attrs[name] = a.i
-        else:
-            decode = _DECODE.get(kind)
-            value = None if decode is None else decode(a)
-            if value is not None:
-                attrs[name] = value
+        value = decode_attribute(a)
+        if value is not None:
+            attrs[name] = value
     if spec is not None:
         for name in spec.required:
             if name not in attrs and not any(a.name == name for a in n.attribute):
@@ -301,22 +306,8 @@ def read_graph(
     ordered = _toposort(nodes, {i.name for i in g.initializer} | {i.name for i in g.input})
     reordered, nodes = ordered is not nodes, ordered
 
-    # --- constants and learned-parameter sources ---------------------------------------
-    init_names = set()
-    values: dict[str, np.ndarray] = {}
-    param_numel: dict[str, int] = {}
-    init_types: dict[str, tuple[list[int], int]] = {}
-    for t in g.initializer:
-        init_names.add(t.name)
-        dims = list(t.dims)
-        _check_dims("initializer", t.name, dims)
-        init_types[t.name] = (dims, t.data_type)
-        if t.data_type in FLOAT_TYPES and _numel(dims) > 1:
-            param_numel[t.name] = _numel(dims)  # a learned tensor: its values are never needed
-            continue
-        value = _const_value(t)
-        if value is not None:
-            values[t.name] = value
+    values, param_numel, init_types = _initializers(g, check=True)
+    init_names = set(init_types)
     _read_constant_nodes(nodes, values)
 
     # --- data inputs vs weights given as inputs ------------------------------------------
@@ -363,7 +354,11 @@ def read_graph(
         if vi.name not in data_names and elem in FLOAT_TYPES and _numel(dims) > 1:  # type: ignore[arg-type]
             param_numel[vi.name] = _numel(dims)  # type: ignore[arg-type]
 
-    types: dict[str, int] = {}
+    outputs = [o.name for o in g.output]
+    node_outputs = {o for n in nodes for o in n.outputs if o}
+    for o in outputs:
+        if o not in node_outputs and o not in fixed_inputs and o not in init_names:
+            raise InvalidModelError(f"graph output {o!r} is not produced by any node")
     held = _held_slices(nodes, set(fixed_inputs) | set(init_types))
     slim = _weightless(
         model,
@@ -372,22 +367,92 @@ def read_graph(
         values=values,
         inputs={name: fixed_inputs[name] for name in retype},
     )
+    raw, types = _shaped(model, slim, nodes, data_names, fixed_inputs, init_types, values, param_numel, held)
+    _check_semantics(nodes, raw.shapes, types, opset)
+    return raw
+
+
+def read_built(
+    model: onnx.ModelProto,
+    nodes: list[RawNode],
+    data_inputs: Sequence[str],
+    input_types: Mapping[str, tuple[list[int], int]],
+) -> RawGraph:
+    """The raw graph of a network archscore built itself (a search space's ``NetBuilder``).
+
+    The same :class:`RawGraph` :func:`read_graph` gives for the model's bytes, without the work
+    that guards against untrusted files: no serialising and re-reading, no attribute decoding
+    (``nodes`` come decoded from the builder, in topological order), no limit, name, arity or type
+    checks, and ONNX shape inference in one pass. Search spaces build hundreds of thousands of
+    networks for the graph cache; tests hold this path equal to :func:`read_graph` for every space.
+
+    Args:
+        model: The builder's model; its annotations are changed in place.
+        nodes: The model's nodes as the builder recorded them.
+        data_inputs: Names of the inputs that carry data.
+        input_types: ``(dims, element type)`` of graph inputs the builder declared itself (weights);
+            other inputs are read from the model.
+    """
+    g = model.graph
+    values, param_numel, init_types = _initializers(g, check=False)
+    _read_constant_nodes(nodes, values)
+    fixed_inputs: dict[str, tuple[list[int], int]] = {}
+    for vi in g.input:
+        if vi.name in init_types:
+            continue
+        dims, elem = input_types.get(vi.name) or _dims(vi.type)  # type: ignore[assignment]
+        fixed_inputs[vi.name] = (dims, elem)
+        if vi.name not in data_inputs and elem in FLOAT_TYPES and _numel(dims) > 1:
+            param_numel[vi.name] = _numel(dims)
+    slim = _weightless(model, owned=True, nodes=None, values=values, inputs={})
+    raw, _ = _shaped(model, slim, nodes, list(data_inputs), fixed_inputs, init_types, values, param_numel, set())
+    return raw
+
+
+def _initializers(
+    g: onnx.GraphProto, *, check: bool
+) -> tuple[dict[str, np.ndarray], dict[str, int], dict[str, tuple[list[int], int]]]:
+    """Values of the small constant initializers, sizes of the learned ones, and every initializer's type."""
+    values: dict[str, np.ndarray] = {}
+    param_numel: dict[str, int] = {}
+    init_types: dict[str, tuple[list[int], int]] = {}
+    for t in g.initializer:
+        dims = list(t.dims)
+        if check:
+            _check_dims("initializer", t.name, dims)
+        init_types[t.name] = (dims, t.data_type)
+        if t.data_type in FLOAT_TYPES and _numel(dims) > 1:
+            param_numel[t.name] = _numel(dims)  # a learned tensor: its values are never needed
+            continue
+        value = _const_value(t)
+        if value is not None:
+            values[t.name] = value
+    return values, param_numel, init_types
+
+
+def _shaped(
+    model: onnx.ModelProto,
+    slim: onnx.ModelProto,
+    nodes: list[RawNode],
+    data_names: list[str],
+    fixed_inputs: dict[str, tuple[list[int], int]],
+    init_types: dict[str, tuple[list[int], int]],
+    values: dict[str, np.ndarray],
+    param_numel: dict[str, int],
+    held: set[int],
+) -> tuple[RawGraph, dict[str, int]]:
+    """The raw graph of ``model``, every tensor's shape from ONNX shape inference on ``slim``; and the element types."""
+    types: dict[str, int] = {}
     node_outputs = {o for n in nodes for o in n.outputs if o}
     shapes = _infer_shapes(slim, nodes, node_outputs, init_types, values, fixed_inputs, types, held)
     for name in data_names:
         shapes[name] = tuple(fixed_inputs[name][0])
-    outputs = [o.name for o in g.output]
-    for o in outputs:
-        if o not in node_outputs and o not in fixed_inputs and o not in init_names:
-            raise InvalidModelError(f"graph output {o!r} is not produced by any node")
-    meta = {
-        "producer": f"{model.producer_name} {model.producer_version}".strip(),
-        "opset": opset,
-        "input_names": list(data_names),
-    }
-    _check_semantics(nodes, shapes, types, opset)
-    constants = init_names | (set(fixed_inputs) - set(data_names))
-    return RawGraph(nodes, data_names, outputs, shapes, values, param_numel, constants, meta)
+    opset = max((o.version for o in model.opset_import if o.domain in STANDARD_DOMAINS), default=0)
+    meta = {"producer": f"{model.producer_name} {model.producer_version}".strip(), "opset": opset,
+            "input_names": list(data_names)}  # fmt: skip
+    constants = set(init_types) | (set(fixed_inputs) - set(data_names))
+    outputs = [o.name for o in model.graph.output]
+    return RawGraph(nodes, data_names, outputs, shapes, values, param_numel, constants, meta), types
 
 
 _CONSTANT_ATTRS = (("value", None), ("value_float", np.float32), ("value_int", np.int64),

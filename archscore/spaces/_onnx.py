@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+from archscore.graph import ArchGraph
+from archscore.graph.canonical import canonicalize
+from archscore.graph.parse import RawNode, decode_attribute, read_built
 
 OPSET = 17
 FLOAT = TensorProto.FLOAT
@@ -26,7 +31,10 @@ class NetBuilder:
 
     def __init__(self, input_shape: Sequence[int], *, rng: np.random.Generator | None = None) -> None:
         self.nodes: list[onnx.NodeProto] = []
+        self.raw_nodes: list[RawNode] = []
+        """The same nodes as the parser reads them (see :meth:`Network.graph`)."""
         self.inputs = [helper.make_tensor_value_info("x", FLOAT, list(input_shape))]
+        self.weight_types: dict[str, tuple[list[int], int]] = {}
         self.initializers: list[TensorProto] = []
         self.rng = rng
         self._count = 0
@@ -40,6 +48,7 @@ class NetBuilder:
         name = self._name(kind)
         if self.rng is None:
             self.inputs.append(onnx.ValueInfoProto(name=name, type=_tensor_type(tuple(shape))))
+            self.weight_types[name] = (list(shape), FLOAT)
         else:
             fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 1
             value = (
@@ -64,8 +73,11 @@ class NetBuilder:
     def node(self, op: str, inputs: Sequence[str], kind: str | None = None, **attrs: object) -> str:
         out = self._name(kind or op.lower())
         node = onnx.NodeProto(op_type=op, input=inputs, output=[out], name=out)
-        node.attribute.extend([_attribute(k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(attrs.items())])
+        settings = [(k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(attrs.items())]
+        node.attribute.extend([_attribute(k, v) for k, v in settings])
         self.nodes.append(node)
+        decoded = {k: value for k, v in settings if (value := _decoded(k, v)) is not None}
+        self.raw_nodes.append(RawNode(op, "", out, list(inputs), [out], decoded, node))
         return out
 
     # -- layers ------------------------------------------------------------------------------
@@ -124,21 +136,51 @@ class NetBuilder:
         w, b = self.weight("fc_w", (cout, cin)), self.weight("fc_b", (cout,), 0.0)
         return self.node("Gemm", [x, w, b], "fc", transB=1)
 
-    def model(self, output: str, name: str, doc: str = "") -> onnx.ModelProto:
-        graph = helper.make_graph(
-            self.nodes, name, self.inputs, [helper.make_tensor_value_info(output, FLOAT, None)], self.initializers
-        )
+    def network(self, outputs: str | Sequence[str], name: str, doc: str = "") -> Network:
+        """The finished network returning ``outputs`` (one tensor name or several)."""
+        return Network(self, [outputs] if isinstance(outputs, str) else list(outputs), name, doc)
+
+
+@dataclass(frozen=True)
+class Network:
+    """A network a search space built: as an ONNX model, or straight to its ArchGraph."""
+
+    builder: NetBuilder
+    outputs: list[str]
+    name: str
+    doc: str = ""
+
+    def model(self) -> onnx.ModelProto:
+        b = self.builder
+        outputs = [helper.make_tensor_value_info(o, FLOAT, None) for o in self.outputs]
+        graph = helper.make_graph(b.nodes, self.name, b.inputs, outputs, b.initializers)
         model = helper.make_model(
-            graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="archscore.spaces", doc_string=doc
+            graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="archscore.spaces", doc_string=self.doc
         )
         model.ir_version = 8
         return model
+
+    def graph(self, data_inputs: Sequence[str] = ("x",)) -> ArchGraph:
+        """The canonical ArchGraph, equal to ``from_onnx(self.model(), data_inputs=...)`` and several times faster.
+
+        The builder's own record of its nodes goes to the parser's trusted path
+        (:func:`~archscore.graph.parse.read_built`): the checks and decoding meant for foreign files
+        are skipped, ONNX shape inference and the canonical form are the same.
+        """
+        b = self.builder
+        return canonicalize(read_built(self.model(), b.raw_nodes, data_inputs, b.weight_types))
 
 
 @functools.lru_cache(maxsize=1024)
 def _attribute(name: str, value: object) -> onnx.AttributeProto:
     """One attribute proto per distinct setting (networks repeat the same layers); copied into each node."""
     return helper.make_attribute(name, list(value) if isinstance(value, tuple) else value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _decoded(name: str, value: object) -> object:
+    """The attribute's value as the parser decodes it (floats rounded to float32, as ONNX stores them)."""
+    return decode_attribute(_attribute(name, value))
 
 
 @functools.lru_cache(maxsize=1024)

@@ -43,10 +43,9 @@ from numbers import Integral
 from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 import numpy as np
-import onnx
 
 from archscore.errors import InvalidCellError, UnknownNameError
-from archscore.spaces._onnx import NetBuilder
+from archscore.spaces._onnx import NetBuilder, Network
 from archscore.spaces.base import SearchSpace, literal_text
 
 if TYPE_CHECKING:
@@ -424,14 +423,14 @@ def operation(b: NetBuilder, op: str, x: str, c: int, stride: int) -> str:
     raise _fail(f"op {op!r} is not one of {', '.join(OPS)}")
 
 
-def build_onnx(
+def build_network(
     genotype: Genotype,
     dataset: str = "cifar10",
     *,
     channels: int = CHANNELS,
     layers: int = LAYERS,
     weights: np.random.Generator | None = None,
-) -> onnx.ModelProto:
+) -> Network:
     """DARTS' CIFAR network of ``genotype`` (NB301's with the defaults) as ONNX, in inference form."""
     cin, height, width, classes = _dataset(dataset)
     b = NetBuilder((1, cin, height, width), rng=weights)
@@ -453,7 +452,7 @@ def build_onnx(
         s0, s1 = s1, b.concat([states[i] for i in CONCAT])
     c_last = len(CONCAT) * cells[-1].c
     y = b.linear(b.flatten(b.global_avg_pool(s1)), c_last, classes)
-    return b.model(y, "nb301", f"NAS-Bench-301 {dataset} C={channels} layers={layers} {genotype_string(genotype)}")
+    return b.network(y, "nb301", f"NAS-Bench-301 {dataset} C={channels} layers={layers} {genotype_string(genotype)}")
 
 
 # -- the space -----------------------------------------------------------------------------------------------
@@ -512,10 +511,10 @@ class NB301(SearchSpace):
         cin, height, width, _ = DATASETS[self.dataset(dataset)]
         return (1, cin, height, width)
 
-    def to_onnx(
+    def network(
         self, cell: object, dataset: str | None = None, *, weights: np.random.Generator | None = None
-    ) -> onnx.ModelProto:
-        return build_onnx(parse(cell), self.dataset(dataset), weights=weights)
+    ) -> Network:
+        return build_network(parse(cell), self.dataset(dataset), weights=weights)
 
     def to_torch(self, cell: object, dataset: str | None = None) -> nn.Module:
         from archscore.spaces.darts_torch import DartsNetwork

@@ -33,11 +33,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 import numpy as np
-import onnx
 
 from archscore.errors import InvalidCellError
 from archscore.spaces._mbconv import conv_bn_act, inverted_residual, same_size
-from archscore.spaces._onnx import NetBuilder
+from archscore.spaces._onnx import NetBuilder, Network
 from archscore.spaces.base import SearchSpace
 
 if TYPE_CHECKING:
@@ -184,9 +183,9 @@ class FBNet(SearchSpace):
         res = DATASETS[self.dataset(dataset)].resolution
         return (1, 3, res, res)
 
-    def to_onnx(
+    def network(
         self, cell: CellSpec, dataset: str | None = None, *, weights: np.random.Generator | None = None
-    ) -> onnx.ModelProto:
+    ) -> Network:
         ops = cell_ops(self.canonical(cell))
         dataset = self.dataset(dataset)
         setting = DATASETS[dataset]
@@ -207,7 +206,7 @@ class FBNet(SearchSpace):
             size = same_size(size, stride)
         x = conv_bn_act(b, x, STAGE_CHANNELS[-1], setting.head_channels, 1)
         y = b.linear(b.flatten(b.global_avg_pool(x)), setting.head_channels, setting.num_classes)
-        return b.model(y, "fbnet", f"FBNet (HW-NAS-Bench) {dataset} {' '.join(ops)}")
+        return b.network(y, "fbnet", f"FBNet (HW-NAS-Bench) {dataset} {' '.join(ops)}")
 
     def to_torch(self, cell: CellSpec, dataset: str | None = None) -> nn.Module:
         from archscore.spaces.mobilenet_torch import FBNetNetwork

@@ -58,11 +58,10 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import onnx
 from onnx import TensorProto, helper
 
 from archscore.errors import InvalidCellError, UnknownNameError
-from archscore.spaces._onnx import NetBuilder
+from archscore.spaces._onnx import NetBuilder, Network
 from archscore.spaces.base import SearchSpace, literal_text
 
 if TYPE_CHECKING:
@@ -539,7 +538,7 @@ class _Net:
         return self.linear(self.b.relu(self.linear(x, dim, hidden)), hidden, dim)
 
 
-def build_onnx(net: SubTransformer, task: Task, *, weights: np.random.Generator | None = None) -> onnx.ModelProto:
+def build_network(net: SubTransformer, task: Task, *, weights: np.random.Generator | None = None) -> Network:
     """The SubTransformer ``net`` on ``task`` as ONNX (see the module docstring for what is computed)."""
     t, beam = task.length, BEAM
     e, d = net.encoder_embed_dim, net.decoder_embed_dim
@@ -584,7 +583,7 @@ def build_onnx(net: SubTransformer, task: Task, *, weights: np.random.Generator 
         y = n.residual_norm(y, n.linear(cross, QKV_DIM, d), d)
         y = n.residual_norm(y, n.ffn(y, d, ffn), d)
     logits = b.node("MatMul", [n.transpose(y, (1, 0, 2)), out_proj])
-    return b.model(logits, "hat", f"HAT SubTransformer: {net.cell()}")
+    return b.network(logits, "hat", f"HAT SubTransformer: {net.cell()}")
 
 
 class HAT(SearchSpace):
@@ -692,10 +691,8 @@ class HAT(SearchSpace):
         """
         return (1, TASKS[self.dataset(dataset)].length)
 
-    def to_onnx(
-        self, cell: str, dataset: str | None = None, *, weights: np.random.Generator | None = None
-    ) -> onnx.ModelProto:
-        return build_onnx(self.parse(cell), TASKS[self.dataset(dataset)], weights=weights)
+    def network(self, cell: str, dataset: str | None = None, *, weights: np.random.Generator | None = None) -> Network:
+        return build_network(self.parse(cell), TASKS[self.dataset(dataset)], weights=weights)
 
     def to_torch(self, cell: str, dataset: str | None = None) -> nn.Module:
         from archscore.spaces.hat_torch import HATNetwork

@@ -25,10 +25,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import onnx
 
 from archscore.errors import InvalidCellError
-from archscore.spaces._onnx import NetBuilder
+from archscore.spaces._onnx import NetBuilder, Network
 from archscore.spaces.base import SearchSpace
 
 if TYPE_CHECKING:
@@ -225,9 +224,7 @@ class NB101(SearchSpace):
         self.dataset(dataset)
         return (1, 3, 32, 32)
 
-    def to_onnx(
-        self, cell: str, dataset: str | None = None, *, weights: np.random.Generator | None = None
-    ) -> onnx.ModelProto:
+    def network(self, cell: str, dataset: str | None = None, *, weights: np.random.Generator | None = None) -> Network:
         matrix, ops = self.pair(cell)
         b = NetBuilder(self.input_shape(dataset), rng=weights)
 
@@ -276,7 +273,7 @@ class NB101(SearchSpace):
                 x = cell_net(x, cin, channels)
                 cin = channels
         y = b.linear(b.flatten(b.global_avg_pool(x)), channels, NUM_CLASSES)
-        return b.model(y, "nb101", f"NAS-Bench-101 {_string(matrix, ops)}")
+        return b.network(y, "nb101", f"NAS-Bench-101 {_string(matrix, ops)}")
 
     def to_torch(self, cell: str, dataset: str | None = None) -> nn.Module:
         from archscore.spaces.nb101_torch import NB101Network

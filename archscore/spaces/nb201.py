@@ -21,10 +21,9 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import onnx
 
 from archscore.errors import InvalidCellError
-from archscore.spaces._onnx import NetBuilder
+from archscore.spaces._onnx import NetBuilder, Network
 from archscore.spaces.base import SearchSpace
 
 if TYPE_CHECKING:
@@ -119,9 +118,7 @@ class NB201(SearchSpace):
         res = DATASETS[self.dataset(dataset)][0]
         return (1, 3, res, res)
 
-    def to_onnx(
-        self, cell: str, dataset: str | None = None, *, weights: np.random.Generator | None = None
-    ) -> onnx.ModelProto:
+    def network(self, cell: str, dataset: str | None = None, *, weights: np.random.Generator | None = None) -> Network:
         ops = edge_ops(self.canonical(cell))
         dataset = self.dataset(dataset)
         classes = DATASETS[dataset][1]
@@ -161,7 +158,7 @@ class NB201(SearchSpace):
                 x = cell_net(x, width)
         x = b.relu(b.batch_norm(x, 4 * c))
         y = b.linear(b.flatten(b.global_avg_pool(x)), 4 * c, classes)
-        return b.model(y, "nb201", f"NAS-Bench-201 {dataset} {arch_string(ops)}")
+        return b.network(y, "nb201", f"NAS-Bench-201 {dataset} {arch_string(ops)}")
 
     def to_torch(self, cell: str, dataset: str | None = None) -> nn.Module:
         from archscore.spaces.nb201_torch import NB201Network

@@ -49,11 +49,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, TypeVar, cast
 
 import numpy as np
-import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from archscore.errors import InvalidCellError
-from archscore.spaces._onnx import NetBuilder
+from archscore.spaces._onnx import NetBuilder, Network
 from archscore.spaces.base import SearchSpace
 
 if TYPE_CHECKING:
@@ -514,14 +513,14 @@ def gnn_layer(b: NetBuilder, g: _Graph, op: str, x: str, cin: int, d: int, setti
     raise ValueError(f"unknown op {op!r}")
 
 
-def build_onnx(
+def build_network(
     links: Sequence[int],
     ops: Sequence[str],
     setting: GraphDataset,
     *,
     weights: np.random.Generator | None = None,
     name: str = "nbgraph",
-) -> onnx.ModelProto:
+) -> Network:
     """The network of a spelling on a dataset setting (the benchmark's ``Net`` in eval mode), built with onnx.helper."""
     n, f, d = setting.nodes, setting.features, setting.hidden
     b = NetBuilder((n, f), rng=weights)
@@ -548,7 +547,7 @@ def build_onnx(
         y = b.linear(y, d, setting.classes if i == setting.post - 1 else d)
         if i == setting.post - 2:
             y = b.node("Elu", [y], alpha=1.0)
-    return b.model(y, name, f"NAS-Bench-Graph {setting.title} {cell_string(links, ops)}")
+    return b.network(y, name, f"NAS-Bench-Graph {setting.title} {cell_string(links, ops)}")
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -652,12 +651,12 @@ class NBGraph(SearchSpace):
         """
         return unused_parameters(*self.pair(cell), self.setting(dataset))
 
-    def to_onnx(
+    def network(
         self, cell: object, dataset: str | None = None, *, weights: np.random.Generator | None = None
-    ) -> onnx.ModelProto:
+    ) -> Network:
         """The network of ``cell`` on ``dataset`` with inputs ``x`` (N × F) and ``edge_index`` (2 × E, int64)."""
         links, ops = self.pair(cell)
-        return build_onnx(links, ops, self.setting(dataset), weights=weights)
+        return build_network(links, ops, self.setting(dataset), weights=weights)
 
     def to_torch(self, cell: object, dataset: str | None = None) -> nn.Module:
         """The reference module; ``module(x, edge_index)`` runs on any graph with the dataset's F features."""

@@ -33,11 +33,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 import numpy as np
-import onnx
 from onnx import TensorProto, helper
 
 from archscore.errors import InvalidCellError
-from archscore.spaces._onnx import NetBuilder
+from archscore.spaces._onnx import NetBuilder, Network
 from archscore.spaces.base import SearchSpace, literal_text
 
 if TYPE_CHECKING:
@@ -313,9 +312,9 @@ class NBNLP(SearchSpace):
     def benchmark_params(self, cell: object, dataset: str | None = None) -> int:
         return benchmark_params(cell, self.dataset(dataset))
 
-    def to_onnx(
+    def network(
         self, cell: object, dataset: str | None = None, *, weights: np.random.Generator | None = None
-    ) -> onnx.ModelProto:
+    ) -> Network:
         nodes = parse_recipe(cell)
         live, reads = live_nodes(nodes), read_states(nodes)
         dataset = self.dataset(dataset)
@@ -360,9 +359,8 @@ class NBNLP(SearchSpace):
             outputs += [(values[f"h_new_{k}"], h) for k in range(states_of(nodes))]
         flat = b.node("Reshape", [y, b.ints([1, EMBEDDING])])
         logits = b.node("Gemm", [flat, table, b.weight("decoder_b", (vocab,), 0.0)], "decoder", transB=1)
-        model = b.model(logits, "nbnlp", f"NAS-Bench-NLP {dataset} {recipe_text(nodes)}")
-        model.graph.output.extend(helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name, _ in outputs)
-        return model
+        doc = f"NAS-Bench-NLP {dataset} {recipe_text(nodes)}"
+        return b.network([logits, *(name for name, _ in outputs)], "nbnlp", doc)
 
     def to_torch(self, cell: object, dataset: str | None = None) -> nn.Module:
         from archscore.spaces.nbnlp_torch import NBNLPNetwork

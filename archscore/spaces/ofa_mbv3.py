@@ -39,11 +39,10 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 import numpy as np
-import onnx
 
 from archscore.errors import InvalidCellError
 from archscore.spaces._mbconv import Activation, activation, conv_bn_act, inverted_residual, make_divisible
-from archscore.spaces._onnx import NetBuilder
+from archscore.spaces._onnx import NetBuilder, Network
 from archscore.spaces.base import SearchSpace, literal_text
 
 if TYPE_CHECKING:
@@ -276,9 +275,9 @@ class OFAMobileNetV3(SearchSpace):
         r = DEFAULT_RESOLUTION if cell is None else parse(cell).resolution
         return (1, 3, r, r)
 
-    def to_onnx(
+    def network(
         self, cell: CellSpec, dataset: str | None = None, *, weights: np.random.Generator | None = None
-    ) -> onnx.ModelProto:
+    ) -> Network:
         parsed = parse(cell)
         dataset = self.dataset(dataset)
         r = parsed.resolution
@@ -301,7 +300,7 @@ class OFAMobileNetV3(SearchSpace):
         x = b.global_avg_pool(x)
         x = activation(b, b.conv(x, FINAL_EXPAND_CHANNELS, FEATURE_MIX_CHANNELS, 1), "h_swish")
         y = b.linear(b.flatten(x), FEATURE_MIX_CHANNELS, NUM_CLASSES)
-        return b.model(y, "ofa_mbv3", f"Once-for-All MobileNetV3 w1.0 {dataset} {parsed.string()}")
+        return b.network(y, "ofa_mbv3", f"Once-for-All MobileNetV3 w1.0 {dataset} {parsed.string()}")
 
     def to_torch(self, cell: CellSpec, dataset: str | None = None) -> nn.Module:
         from archscore.spaces.mobilenet_torch import OFAMobileNetV3Network

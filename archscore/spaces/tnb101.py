@@ -71,10 +71,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import onnx
 
 from archscore.errors import InvalidCellError
-from archscore.spaces._onnx import NetBuilder
+from archscore.spaces._onnx import NetBuilder, Network
 from archscore.spaces.base import SearchSpace
 
 if TYPE_CHECKING:
@@ -390,7 +389,7 @@ def _generative_decoder(b: NetBuilder, x: str, cin: int, width: int, channels: i
 
 def build_network(
     name: str, modules: str, cell: Cell, dataset: str, weights: np.random.Generator | None, doc: str
-) -> onnx.ModelProto:
+) -> Network:
     """The full network of one encoder on one task: the encoder, then the task's head."""
     task = TASKS[dataset]
     b = NetBuilder(task.input_shape, rng=weights)
@@ -402,7 +401,7 @@ def build_network(
         side = task.input_shape[-1] // 4 // 2 ** sum(map(halves, modules))
         joined = b.node("Reshape", [y, b.ints((1, JIGSAW_TILES * c, side, side))], "joined")
         pooled = b.flatten(b.global_avg_pool(joined))
-        return b.model(b.linear(pooled, JIGSAW_TILES * c, task.outputs), name, doc)
+        return b.network(b.linear(pooled, JIGSAW_TILES * c, task.outputs), name, doc)
     y, c = _encoder(b, b.weight, "x", modules, cell)
     width = task.input_shape[-1] // 4 // 2 ** sum(map(halves, modules))
     if task.head == "linear":
@@ -411,7 +410,7 @@ def build_network(
         out = _segmentation_decoder(b, y, c, width, task.outputs)
     else:
         out = _generative_decoder(b, y, c, width, task.outputs)
-    return b.model(out, name, doc)
+    return b.network(out, name, doc)
 
 
 # -- the spaces ------------------------------------------------------------------------------------
@@ -501,9 +500,7 @@ class TNB101Micro(_TNB101):
         digits[k] = rng.choice([d for d in range(len(OPS)) if d != digits[k]])
         return micro_string(digits)
 
-    def to_onnx(
-        self, cell: str, dataset: str | None = None, *, weights: np.random.Generator | None = None
-    ) -> onnx.ModelProto:
+    def network(self, cell: str, dataset: str | None = None, *, weights: np.random.Generator | None = None) -> Network:
         cell = self.canonical(cell)
         ops = tuple(OPS[d] for d in micro_digits(cell))
         dataset = self.dataset(dataset)
@@ -593,9 +590,7 @@ class TNB101Macro(_TNB101):
         """A random neighbour (see :meth:`neighbours`): one module changed, added or removed."""
         return rng.choice(self.neighbours(cell))
 
-    def to_onnx(
-        self, cell: str, dataset: str | None = None, *, weights: np.random.Generator | None = None
-    ) -> onnx.ModelProto:
+    def network(self, cell: str, dataset: str | None = None, *, weights: np.random.Generator | None = None) -> Network:
         cell = self.canonical(cell)
         dataset = self.dataset(dataset)
         doc = f"TNB101 macro {dataset} {cell}"

@@ -22,7 +22,7 @@ from archscore.spaces.darts import (
     OPS,
     STEPS,
     Genotype,
-    build_onnx,
+    build_network,
     naslib_compact,
     nb301_config,
     parameter_count,
@@ -224,7 +224,7 @@ def test_parameter_count_is_the_graphs_count() -> None:
 def test_darts_v2_at_the_papers_size_has_darts_parameter_count() -> None:
     """DARTS' evaluation network (C=36, 20 cells) of its DARTS_V2 genotype: its train.py logs
     ``param size = 3.349342MB`` (the paper's 3.3M), auxiliary head excluded, every BatchNorm affine."""
-    graph = from_onnx(build_onnx(parse(DARTS_V2), channels=36, layers=20), data_inputs=["x"])
+    graph = build_network(parse(DARTS_V2), channels=36, layers=20).graph()
     assert params_with_batchnorm(graph) == parameter_count(DARTS_V2, channels=36, layers=20) == 3_349_342
 
 

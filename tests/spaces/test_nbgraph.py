@@ -22,7 +22,7 @@ from archscore.spaces.nbgraph import (
     OPS,
     PROTEINS_OPS,
     NBGraph,
-    build_onnx,
+    build_network,
     leaves,
     reads_raw,
     representative,
@@ -208,7 +208,7 @@ def test_onnx_helper_and_pytorch_networks_agree_on_every_dataset(dataset: str) -
         links, ops = SPACE.pair(cell)
         module = SPACE.to_torch(cell, dataset).eval()  # runs on any graph with the dataset's features
         reference = from_onnx(export(module, x, edge_index), data_inputs=["x"])
-        assert from_onnx(build_onnx(links, ops, setting), data_inputs=["x"]) == reference, (dataset, cell)
+        assert build_network(links, ops, setting).graph() == reference, (dataset, cell)
 
 
 def test_a_network_with_weights_computes_what_the_reference_module_computes() -> None:
@@ -223,7 +223,7 @@ def test_a_network_with_weights_computes_what_the_reference_module_computes() ->
         x, edge_index = torch.randn(30, 20), random_edges(30, 120, seed=2)
         for cell in (*COVERAGE, *SPACE.sample(3, seed=13)):
             links, ops = SPACE.pair(cell)
-            model = build_onnx(links, ops, setting, weights=np.random.default_rng(0))
+            model = build_network(links, ops, setting, weights=np.random.default_rng(0)).model()
             module = copy_onnx_weights(model, NBGraphNetwork(links, ops, setting).eval())
             with torch.no_grad():
                 expected = module(x, edge_index).numpy()
@@ -273,7 +273,7 @@ def _physics_mean_with_other_run(cell: str) -> float:
     links, ops = SPACE.pair(cell)
     ours = SPACE.to_graph(cell, "physics").total_params + SPACE.unused_parameters(cell, "physics")
     other = dataclasses.replace(DATASETS["physics"], **PHYSICS_OTHER_RUN)
-    theirs = from_onnx(build_onnx(links, ops, other), data_inputs=["x"]).total_params
+    theirs = build_network(links, ops, other).graph().total_params
     return (2 * ours + theirs + unused_parameters(links, ops, other)) / 3
 
 
