@@ -118,7 +118,8 @@ class GraphCache:
             ok = hashlib.blake2b(payload, digest_size=32).hexdigest().encode() == digest
         if ok:
             try:
-                graphs = pickle.loads(payload)
+                with _no_gc():
+                    graphs = pickle.loads(payload)
                 ok = isinstance(graphs, dict)
             except Exception:  # a payload that verifies but does not load: treat as corrupted
                 ok = False
@@ -183,8 +184,8 @@ class GraphCache:
 
         s = get(space)
         dataset = s.dataset(dataset)
-        cells = [s.canonical(c) for c in cells]
         cached = self.read(space, dataset)
+        cells = [c if c in cached else s.canonical(c) for c in cells]  # a stored key is canonical already
         missing = list(dict.fromkeys(c for c in cells if c not in cached))
         if missing:
             chunks = [missing[i : i + CHUNK] for i in range(0, len(missing), CHUNK)]
@@ -246,7 +247,7 @@ def _shared(graphs: dict[str, ArchGraph]) -> dict[str, ArchGraph]:
     loading it several times faster. Nodes are immutable, so sharing them is safe.
     """
     nodes: dict[Node, Node] = {}
-    seen: dict[int, Node] = {}  # id → shared node: an object met before (graphs already shared in part) is not hashed again
+    seen: dict[int, Node] = {}  # id → shared node: an object met again (graphs come shared in part) is not rehashed
     metas: dict[str, dict] = {}
     out: dict[str, ArchGraph] = {}
     for cell, g in graphs.items():

@@ -28,5 +28,5 @@ def test_the_reduced_cache_benchmark_builds_every_set_and_splits_the_stages(benc
     assert len(split["sets"]) == len(sets) and all(r["cells_timed"] == 2 for r in split["sets"])
     assert all(v > 0 for r in split["sets"] for v in r["cpu_ms"].values())
     projected = split["projected_seconds"]
-    assert set(projected) == {"onnx", "read", "canonical"}
+    assert set(projected) == {"network", "read", "canonical"}
     assert split["projected_total_seconds"] == pytest.approx(sum(projected.values()), abs=0.2)

@@ -62,6 +62,10 @@ def test_bad_cells_fail_before_anything_is_built(tmp_path) -> None:
     with pytest.raises(InvalidCellError, match="valid digits"):
         GraphCache(tmp_path).graphs("nb201", [CELLS[0], "999999"])
     assert not any(tmp_path.rglob("*.pkl"))
+    stored = GraphCache(tmp_path).graphs("nb201", CELLS[:2])
+    with pytest.raises(InvalidCellError, match="valid digits"):  # a warm shard checks the cells it does not hold
+        GraphCache(tmp_path).graphs("nb201", [CELLS[0], "999999"])
+    assert list(GraphCache(tmp_path).read("nb201", "cifar10").values()) == stored
 
 
 def test_a_table_serves_its_graphs_through_the_cache(tmp_path) -> None:
