@@ -14,9 +14,9 @@ What is timed (``time.perf_counter``):
 
 With ``--stages N`` it instead times, in one process (``time.process_time``, cyclic GC paused as in
 the build's workers), N cells of every set through the three stages of a build, as
-``SearchSpace.to_graph`` runs them: the network (the ``onnx.helper`` builder and its model), reading
-it on the parser's trusted path (``read_built``: ONNX shape inference, constants, parameters) and
-the canonical form; and projects each stage onto the whole set at ``--workers`` processes. It
+``SearchSpace.to_graph`` runs them: the network (the ``onnx.helper`` builder), reading it on the
+parser's trusted path (``Network.raw_graph``: the model, ONNX shape inference, constants,
+parameters) and the canonical form; and projects each stage onto the whole set at ``--workers`` processes. It
 answers how far the build could get if a stage cost nothing.
 
 Run: ``python benchmarks/graph_cache.py`` (``--help``); results go to
@@ -38,7 +38,6 @@ import _common
 
 from archscore.data.cache import GraphCache, bundled_sets, graph_version
 from archscore.graph.canonical import canonicalize
-from archscore.graph.parse import read_built
 from archscore.spaces import SPACES, get
 
 RESULTS = Path(__file__).resolve().parent / "results" / "graph_cache.json"
@@ -138,9 +137,8 @@ def stages(args: argparse.Namespace, command: str) -> int:
         for cell in sample:  # the steps of SearchSpace.to_graph (Network.graph), one by one
             t0 = time.process_time()
             network = space.network(cell, dataset)
-            model = network.model()
             t1 = time.process_time()
-            raw = read_built(model, network.builder.raw_nodes, space.data_inputs(cell), network.builder.weight_types)
+            raw = network.raw_graph(space.data_inputs(cell))
             t2 = time.process_time()
             canonicalize(raw)
             t3 = time.process_time()

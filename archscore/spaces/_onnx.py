@@ -20,7 +20,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from archscore.graph import ArchGraph
 from archscore.graph.canonical import canonicalize
-from archscore.graph.parse import RawNode, decode_attribute, read_built
+from archscore.graph.parse import RawGraph, RawNode, decode_attribute, read_built
 
 OPSET = 17
 FLOAT = TensorProto.FLOAT
@@ -77,7 +77,7 @@ class NetBuilder:
         node.attribute.extend([_attribute(k, v) for k, v in settings])
         self.nodes.append(node)
         decoded = {k: value for k, v in settings if (value := _decoded(k, v)) is not None}
-        self.raw_nodes.append(RawNode(op, "", out, list(inputs), [out], decoded, node))
+        self.raw_nodes.append(RawNode(op, "", out, list(inputs), [out], decoded, node))  # read by Network.graph
         return out
 
     # -- layers ------------------------------------------------------------------------------
@@ -161,14 +161,21 @@ class Network:
         return model
 
     def graph(self, data_inputs: Sequence[str] = ("x",)) -> ArchGraph:
-        """The canonical ArchGraph, equal to ``from_onnx(self.model(), data_inputs=...)`` and several times faster.
+        """The canonical ArchGraph, equal to ``from_onnx(self.model(), data_inputs=...)`` and faster.
 
         The builder's own record of its nodes goes to the parser's trusted path
         (:func:`~archscore.graph.parse.read_built`): the checks and decoding meant for foreign files
         are skipped, ONNX shape inference and the canonical form are the same.
         """
+        return canonicalize(self.raw_graph(data_inputs))
+
+    def raw_graph(self, data_inputs: Sequence[str] = ("x",)) -> RawGraph:
+        """The model read on the parser's trusted path, ready for the canonical form (see :meth:`graph`)."""
         b = self.builder
-        return canonicalize(read_built(self.model(), b.raw_nodes, data_inputs, b.weight_types))
+        # fresh copies: canonicalisation rewrites a raw node's inputs and attributes as it goes
+        nodes = [RawNode(n.op_type, n.domain, n.name, list(n.inputs), list(n.outputs), dict(n.attrs), n.proto)
+                 for n in b.raw_nodes]  # fmt: skip
+        return read_built(self.model(), nodes, data_inputs, b.weight_types)
 
 
 @functools.lru_cache(maxsize=1024)

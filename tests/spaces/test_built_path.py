@@ -47,4 +47,5 @@ def test_a_network_with_its_weights_embedded_gives_the_same_graph(name: str) -> 
     assert network.model().graph.initializer, "the weights should be embedded"
     graph = network.graph(space.data_inputs(cell))
     assert graph == space.to_graph(cell)
+    assert network.graph(space.data_inputs(cell)) == graph  # a network gives its graph again, unchanged
     assert graph.total_params == from_onnx(network.model(), data_inputs=space.data_inputs(cell)).total_params > 0
