@@ -6,6 +6,9 @@ any size is built in milliseconds and parses exactly like one with its weights. 
 ``numpy.random.Generator`` the weights are embedded as initializers instead, and the file runs
 in any ONNX runtime. Networks are written in inference form, as ``torch.onnx.export`` writes a
 module in eval mode: a BatchNorm that follows a convolution is folded into it.
+
+A finished :class:`Network` gives the ONNX model, or its ArchGraph directly: the builder keeps its
+own record of the nodes, so the parser need not read back and re-check what it wrote.
 """
 
 from __future__ import annotations

@@ -431,7 +431,7 @@ def build_network(
     layers: int = LAYERS,
     weights: np.random.Generator | None = None,
 ) -> Network:
-    """DARTS' CIFAR network of ``genotype`` (NB301's with the defaults) as ONNX, in inference form."""
+    """DARTS' CIFAR network of ``genotype`` (NB301's with the defaults), built with onnx.helper, in inference form."""
     cin, height, width, classes = _dataset(dataset)
     b = NetBuilder((1, cin, height, width), rng=weights)
     cells = layout(channels, layers)

@@ -539,7 +539,7 @@ class _Net:
 
 
 def build_network(net: SubTransformer, task: Task, *, weights: np.random.Generator | None = None) -> Network:
-    """The SubTransformer ``net`` on ``task`` as ONNX (see the module docstring for what is computed)."""
+    """The SubTransformer ``net`` on ``task``, built with ONNX ops (see the module docstring for what is computed)."""
     t, beam = task.length, BEAM
     e, d = net.encoder_embed_dim, net.decoder_embed_dim
     b = NetBuilder((1, t), rng=weights)
