@@ -16,8 +16,8 @@ With ``--stages N`` it instead times, in one process (``time.process_time``, cyc
 the build's workers), N cells of every set through the three stages of a build, as
 ``SearchSpace.to_graph`` runs them: the network (the ``onnx.helper`` builder), reading it on the
 parser's trusted path (``Network.raw_graph``: the model, ONNX shape inference, constants,
-parameters) and the canonical form; and projects each stage onto the whole set at ``--workers`` processes. It
-answers how far the build could get if a stage cost nothing.
+parameters) and the canonical form; and projects each stage onto the whole set at ``--workers``
+processes. It answers how far the build could get if a stage cost nothing.
 
 Run: ``python benchmarks/graph_cache.py`` (``--help``); results go to
 ``benchmarks/results/graph_cache.json`` (``graph_cache_stages.json`` with ``--stages``).
