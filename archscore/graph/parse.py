@@ -351,7 +351,7 @@ def read_graph(
         fixed_inputs[vi.name] = (dims, elem)  # type: ignore[assignment]
         if dims != declared_dims or not elem:
             retype.add(vi.name)
-        if vi.name not in data_names and elem in FLOAT_TYPES and _numel(dims) > 1:  # type: ignore[arg-type]
+        if vi.name not in data_names and _learned(elem, dims):  # type: ignore[arg-type]
             param_numel[vi.name] = _numel(dims)  # type: ignore[arg-type]
 
     outputs = [o.name for o in g.output]
@@ -402,11 +402,16 @@ def read_built(
             continue
         dims, elem = input_types.get(vi.name) or _dims(vi.type)  # type: ignore[assignment]
         fixed_inputs[vi.name] = (dims, elem)
-        if vi.name not in data_inputs and elem in FLOAT_TYPES and _numel(dims) > 1:
+        if vi.name not in data_inputs and _learned(elem, dims):
             param_numel[vi.name] = _numel(dims)
     slim = _weightless(model, owned=True, nodes=None, values=values, inputs={})
     raw, _ = _shaped(model, slim, nodes, list(data_inputs), fixed_inputs, init_types, values, param_numel, set())
     return raw
+
+
+def _learned(elem: int, dims: Sequence[int]) -> bool:
+    """Whether a constant tensor (initializer, or weight given as input) is a learned parameter: float, not a scalar."""
+    return elem in FLOAT_TYPES and _numel(dims) > 1
 
 
 def _initializers(
@@ -421,7 +426,7 @@ def _initializers(
         if check:
             _check_dims("initializer", t.name, dims)
         init_types[t.name] = (dims, t.data_type)
-        if t.data_type in FLOAT_TYPES and _numel(dims) > 1:
+        if _learned(t.data_type, dims):
             param_numel[t.name] = _numel(dims)  # a learned tensor: its values are never needed
             continue
         value = _const_value(t)
