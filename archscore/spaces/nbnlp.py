@@ -329,7 +329,7 @@ class NBNLP(SearchSpace):
         ]
         table = b.weight("embedding", (vocab, EMBEDDING))
         y = b.node("Gather", [table, "x"], "embed")
-        outputs = []
+        new_states: list[str] = []
         for layer, (cin, h) in enumerate(sizes):
             values = {"x": y, **{f"h_prev_{k}": state_name(layer, k) for k in reads}}
             for n in live:
@@ -356,11 +356,11 @@ class NBNLP(SearchSpace):
                     out = b.node(ONNX_ACTIVATION[n.op], a)
                 values[n.name] = out  # type: ignore[assignment]
             y = values["h_new_0"]
-            outputs += [(values[f"h_new_{k}"], h) for k in range(states_of(nodes))]
+            new_states += [values[f"h_new_{k}"] for k in range(states_of(nodes))]
         flat = b.node("Reshape", [y, b.ints([1, EMBEDDING])])
         logits = b.node("Gemm", [flat, table, b.weight("decoder_b", (vocab,), 0.0)], "decoder", transB=1)
         doc = f"NAS-Bench-NLP {dataset} {recipe_text(nodes)}"
-        return b.network([logits, *(name for name, _ in outputs)], "nbnlp", doc)
+        return b.network([logits, *new_states], "nbnlp", doc)
 
     def to_torch(self, cell: object, dataset: str | None = None) -> nn.Module:
         from archscore.spaces.nbnlp_torch import NBNLPNetwork
