@@ -14,7 +14,7 @@ import logging
 import math
 import operator
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -373,40 +373,168 @@ def read_graph(
 
 
 def read_built(
-    model: onnx.ModelProto,
     nodes: list[RawNode],
     data_inputs: Sequence[str],
-    input_types: Mapping[str, tuple[list[int], int]],
+    inputs: Mapping[str, tuple[list[int], int]],
+    initializers: Mapping[str, np.ndarray],
+    outputs: Sequence[str],
+    *,
+    producer: str,
+    opset: int,
+    ir_version: int,
+    protos: Callable[[int], onnx.NodeProto],
 ) -> RawGraph:
     """The raw graph of a network archscore built itself (a search space's ``NetBuilder``).
 
-    The same :class:`RawGraph` :func:`read_graph` gives for the model's bytes, without the work
-    that guards against untrusted files: no serialising and re-reading, no attribute decoding
-    (``nodes`` come decoded from the builder, in topological order), no limit, name, arity or type
-    checks, and ONNX shape inference in one pass. Search spaces build hundreds of thousands of
-    networks for the graph cache; tests hold this path equal to :func:`read_graph` for every space.
+    The same :class:`RawGraph` :func:`read_graph` gives for the serialised model, without the work
+    that guards against untrusted files, and without making the model at all: no protobuf messages,
+    no attribute decoding (``nodes`` come decoded from the builder, in topological order), no
+    limit, name, arity or type checks. ONNX infers the shapes node by node
+    (:func:`_infer_built`), each distinct node once per process. Search spaces build hundreds of
+    thousands of networks for the graph cache; tests hold this path equal to :func:`read_graph`
+    for every space.
 
     Args:
-        model: The builder's model; its annotations are changed in place.
-        nodes: The model's nodes as the builder recorded them.
-        data_inputs: Names of the inputs that carry data.
-        input_types: ``(dims, element type)`` of graph inputs the builder declared itself (weights);
-            other inputs are read from the model.
+        nodes: The network's nodes, decoded, in topological order.
+        data_inputs: Names of the graph inputs that carry data.
+        inputs: Every graph input, name → (dims, element type): data inputs and weights.
+        initializers: Every initializer's value.
+        outputs: The graph outputs.
+        producer, opset, ir_version: What the model declares.
+        protos: The ``NodeProto`` of node ``k`` (made only for ONNX inference of a node not met before).
     """
-    g = model.graph
-    values, param_numel, init_types = _initializers(g, check=False)
+    values: dict[str, np.ndarray] = {}
+    param_numel: dict[str, int] = {}
+    init_types: dict[str, tuple[list[int], int]] = {}
+    for name, value in initializers.items():
+        dims = list(value.shape)
+        elem = onnx.helper.np_dtype_to_tensor_dtype(value.dtype)
+        init_types[name] = (dims, elem)
+        if _learned(elem, dims):
+            param_numel[name] = value.size
+        elif value.size <= SMALL_CONST and value.dtype.kind in NUMERIC_KINDS:
+            values[name] = value
+    fixed_inputs = {name: spec for name, spec in inputs.items() if name not in init_types}
+    for name, (dims, elem) in fixed_inputs.items():
+        if name not in data_inputs and _learned(elem, dims):
+            param_numel[name] = _numel(dims)
     _read_constant_nodes(nodes, values)
-    fixed_inputs: dict[str, tuple[list[int], int]] = {}
-    for vi in g.input:
-        if vi.name in init_types:
-            continue
-        dims, elem = input_types.get(vi.name) or _dims(vi.type)  # type: ignore[assignment]
-        fixed_inputs[vi.name] = (dims, elem)
-        if vi.name not in data_inputs and _learned(elem, dims):
-            param_numel[vi.name] = _numel(dims)
-    slim = _weightless(model, owned=True, nodes=None, values=values, inputs={})
-    raw, _ = _shaped(model, slim, nodes, list(data_inputs), fixed_inputs, init_types, values, param_numel, set())
-    return raw
+    types: dict[str, int] = {}
+    shapes: dict[str, Shape | None] = {}
+    for name, (dims, elem) in (*init_types.items(), *fixed_inputs.items()):
+        types[name] = elem
+        shapes[name] = tuple(dims)
+    opset_imports = [onnx.helper.make_opsetid("", opset)]
+    if _infer_built(nodes, shapes, types, values, opset_imports, ir_version, protos):
+        for k, n in enumerate(nodes):
+            n.proto = n.proto or protos(k)
+        _complete(nodes, opset_imports, ir_version, shapes, types, values)
+    return _assemble(nodes, list(data_inputs), list(outputs), shapes, values, param_numel, init_types, fixed_inputs,
+                     producer, opset)  # fmt: skip
+
+
+_NODE_TYPES: dict[tuple, tuple[tuple[int, Shape | None] | None, ...]] = {}
+"""What ONNX infers for a node, by (op, domain, attributes, input types, input values): one entry per distinct node."""
+_NODE_TYPES_LIMIT = 100_000
+
+
+def _infer_built(
+    nodes: Sequence[RawNode],
+    shapes: dict[str, Shape | None],
+    types: dict[str, int],
+    values: Mapping[str, np.ndarray],
+    opset_imports: list[onnx.OperatorSetIdProto],
+    ir_version: int,
+    protos: Callable[[int], onnx.NodeProto],
+) -> bool:
+    """Element types and shapes of every node output, node by node, as ONNX whole-model inference gives them.
+
+    Whole-model inference (``data_prop=False``) is this sweep: each node's inference function sees
+    its inputs' types and the values of constant inputs. A network repeats few distinct nodes, so
+    each is inferred once (:data:`_NODE_TYPES`) and met again as a dictionary look-up. Returns
+    whether some output is left without a full static shape (for :func:`_complete`).
+    """
+    memo = _NODE_TYPES
+    if len(memo) > _NODE_TYPES_LIMIT:
+        memo.clear()
+    opset = opset_imports[0].version
+    data_of: dict[str, tuple] = {}
+    incomplete = False
+    for k, n in enumerate(nodes):
+        ins = n.inputs
+        data = []
+        for i in ins:
+            if i in values:
+                d = data_of.get(i)
+                if d is None:
+                    v = values[i]
+                    d = data_of[i] = (i, v.dtype.str, v.shape, v.tobytes())
+                data.append(d[1:])
+        try:
+            key = (n.op_type, n.domain, tuple(n.attrs.items()), tuple([(types.get(i), shapes.get(i)) for i in ins]),
+                   tuple(data))  # fmt: skip
+            found = memo.get(key)
+        except TypeError:  # an unhashable attribute (a tensor-valued one): inferred every time
+            key, found = None, None
+        if found is None:
+            found = _infer_node(n, protos(k), shapes, types, values, opset, opset_imports, ir_version)
+            if key is not None:
+                memo[key] = found
+        for name, out in zip(n.outputs, found):
+            if not name:
+                continue
+            if out is None:
+                incomplete = True
+                continue
+            elem, shape = out
+            if elem:
+                types[name] = elem
+            if shape is None:
+                shapes.setdefault(name, None)
+                incomplete = True
+            else:
+                shapes[name] = shape
+                incomplete = incomplete or not _static(shape)
+    return incomplete
+
+
+def _infer_node(
+    n: RawNode,
+    proto: onnx.NodeProto,
+    shapes: Mapping[str, Shape | None],
+    types: Mapping[str, int],
+    values: Mapping[str, np.ndarray],
+    opset: int,
+    opset_imports: list[onnx.OperatorSetIdProto],
+    ir_version: int,
+) -> tuple[tuple[int, Shape | None] | None, ...]:
+    """(element type, shape) of each output of one node, as ONNX infers it; ``None`` for an output it does not."""
+    schema = _schema(n.op_type, opset) if n.domain in STANDARD_DOMAINS else None
+    inputs = [i for i in n.inputs if i]
+    if schema is None:
+        return (None,) * len(n.outputs)
+    in_types = {i: _type_proto(types[i], shapes.get(i)) for i in inputs if i in types}
+    data = {i: _tensor(values[i], i) for i in inputs if i in values}
+    try:
+        out_types = shape_inference.infer_node_outputs(
+            schema, proto, in_types, data, opset_imports=opset_imports, ir_version=ir_version
+        )
+    except Exception:  # lenient, like whole-graph inference in its default mode: the outputs stay unknown
+        return (None,) * len(n.outputs)
+    found = []
+    for name in n.outputs:
+        tp = out_types.get(name)
+        found.append(None if tp is None else (tp.tensor_type.elem_type, _inferred_shape(name, tp, [proto])))
+    return tuple(found)
+
+
+def _tensor(value: np.ndarray, name: str) -> onnx.TensorProto:
+    """A constant input's value for ONNX inference (``np.ascontiguousarray`` would make a scalar 1-D)."""
+    return numpy_helper.from_array(value if value.flags.c_contiguous else np.ascontiguousarray(value), name)
+
+
+def _type_proto(elem: int, shape: Shape | None) -> onnx.TypeProto:
+    return onnx.helper.make_tensor_type_proto(elem, None if shape is None else [d if d >= 0 else None for d in shape])
 
 
 def _learned(elem: int, dims: Sequence[int]) -> bool:
@@ -450,14 +578,30 @@ def _shaped(
     types: dict[str, int] = {}
     node_outputs = {o for n in nodes for o in n.outputs if o}
     shapes = _infer_shapes(slim, nodes, node_outputs, init_types, values, fixed_inputs, types, held)
+    opset = max((o.version for o in model.opset_import if o.domain in STANDARD_DOMAINS), default=0)
+    producer = f"{model.producer_name} {model.producer_version}".strip()
+    outputs = [o.name for o in model.graph.output]
+    raw = _assemble(nodes, data_names, outputs, shapes, values, param_numel, init_types, fixed_inputs, producer, opset)
+    return raw, types
+
+
+def _assemble(
+    nodes: list[RawNode],
+    data_names: list[str],
+    outputs: list[str],
+    shapes: dict[str, Shape | None],
+    values: dict[str, np.ndarray],
+    param_numel: dict[str, int],
+    init_types: dict[str, tuple[list[int], int]],
+    fixed_inputs: Mapping[str, tuple[list[int], int]],
+    producer: str,
+    opset: int,
+) -> RawGraph:
     for name in data_names:
         shapes[name] = tuple(fixed_inputs[name][0])
-    opset = max((o.version for o in model.opset_import if o.domain in STANDARD_DOMAINS), default=0)
-    meta = {"producer": f"{model.producer_name} {model.producer_version}".strip(), "opset": opset,
-            "input_names": list(data_names)}  # fmt: skip
+    meta = {"producer": producer, "opset": opset, "input_names": list(data_names)}
     constants = set(init_types) | (set(fixed_inputs) - set(data_names))
-    outputs = [o.name for o in model.graph.output]
-    return RawGraph(nodes, data_names, outputs, shapes, values, param_numel, constants, meta), types
+    return RawGraph(nodes, data_names, outputs, shapes, values, param_numel, constants, meta)
 
 
 _CONSTANT_ATTRS = (("value", None), ("value_float", np.float32), ("value_int", np.int64),
@@ -803,7 +947,7 @@ def _held_slices(nodes: Sequence[RawNode], sound: set[str]) -> set[int]:
 
     Slice's inference aborts the process (a C++ assertion in onnx 1.23) on a negative dimension,
     which an earlier node can produce (a kernel larger than its input): a Slice whose data is not
-    known to be sound waits for the node-by-node pass of :func:`_complete_shapes`, which checks its
+    known to be sound waits for the node-by-node pass of :func:`_complete`, which checks its
     input first. ``sound`` holds the graph's inputs and initializers.
     """
     if not any(n.op_type == "Slice" for n in nodes):
@@ -922,10 +1066,7 @@ def _infer_shapes(
     for name, (dims, _) in (*init_types.items(), *inputs.items()):
         shapes[name] = tuple(dims)
     if not partial.isdisjoint(node_outputs) or not shapes.keys() >= node_outputs:
-        computed = _complete_shapes(nodes, slim, shapes, types, values)
-        for name, v in computed.items():
-            values[name] = v
-            shapes[name] = tuple(v.shape)
+        _complete(nodes, list(slim.opset_import), slim.ir_version, shapes, types, values)
     return shapes
 
 
@@ -951,13 +1092,14 @@ def _inferred_shape(name: str, tp: onnx.TypeProto, nodes: Iterable[onnx.NodeProt
     return shape
 
 
-def _complete_shapes(
+def _complete(
     nodes: Sequence[RawNode],
-    slim: onnx.ModelProto,
+    opset_imports: list[onnx.OperatorSetIdProto],
+    ir_version: int,
     shapes: dict[str, Shape | None],
     types: dict[str, int],
-    values: Mapping[str, np.ndarray],
-) -> dict[str, np.ndarray]:
+    values: dict[str, np.ndarray],
+) -> None:
     """Fill in the shapes ONNX inference left unknown, in one topological sweep.
 
     Exporters compute reshape targets from ``Shape`` through ``Gather``/``Concat``/… chains, and
@@ -966,11 +1108,10 @@ def _complete_shapes(
     reaches Gather/Concat/Add/…, so a 9-node model whose index tensor is declared with 2**31
     elements takes minutes and gigabytes (onnx 1.23). Instead, node by node, :func:`fold_node`
     evaluates the small shape tensors and ONNX infers the node's outputs from its inputs' types and
-    those values. Returns the computed values.
+    those values, which join ``values``.
     """
     known = dict(values)
-    computed: dict[str, np.ndarray] = {}
-    opset = max((o.version for o in slim.opset_import if o.domain in STANDARD_DOMAINS), default=0)
+    opset = max((o.version for o in opset_imports if o.domain in STANDARD_DOMAINS), default=0)
     for n in nodes:
         proto = n.proto
         outs = [o for o in n.outputs if o]
@@ -978,7 +1119,7 @@ def _complete_shapes(
             continue
         value = fold_node(n, shapes, known)
         if value is not None:
-            known[outs[0]] = computed[outs[0]] = value
+            known[outs[0]] = values[outs[0]] = value
             shapes[outs[0]] = tuple(value.shape)
         if all(_static(shapes.get(o)) for o in outs) or n.domain not in STANDARD_DOMAINS:
             continue
@@ -988,15 +1129,11 @@ def _complete_shapes(
             continue
         if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in proto.attribute):
             continue
-        in_types = {}
-        for i in inputs:
-            shape = shapes.get(i)
-            dims = None if shape is None else [d if d >= 0 else None for d in shape]
-            in_types[i] = onnx.helper.make_tensor_type_proto(types[i], dims)
-        data = {i: numpy_helper.from_array(np.ascontiguousarray(known[i]), i) for i in inputs if _small(known.get(i))}
+        in_types = {i: _type_proto(types[i], shapes.get(i)) for i in inputs}
+        data = {i: _tensor(known[i], i) for i in inputs if _small(known.get(i))}
         try:
             out_types = shape_inference.infer_node_outputs(
-                schema, proto, in_types, data, opset_imports=list(slim.opset_import), ir_version=slim.ir_version
+                schema, proto, in_types, data, opset_imports=opset_imports, ir_version=ir_version
             )
         except Exception:  # lenient, like whole-graph inference: the outputs stay unknown
             continue
@@ -1009,7 +1146,6 @@ def _complete_shapes(
             old = shapes.get(name)
             if old is None or sum(d >= 0 for d in shape) > sum(d >= 0 for d in old):
                 shapes[name] = shape
-    return computed
 
 
 def _small(value: np.ndarray | None) -> bool:
@@ -1025,7 +1161,7 @@ def _run_inference(slim: onnx.ModelProto, types: dict[str, int]) -> tuple[dict[s
     Element types go to ``types``.
     """
     try:
-        # data_prop=False: ONNX's data propagation is unbounded on hostile input (see _complete_shapes)
+        # data_prop=False: ONNX's data propagation is unbounded on hostile input (see _complete)
         inferred = shape_inference.infer_shapes(slim, check_type=False, strict_mode=False, data_prop=False)
     except Exception as exc:  # onnx raises several types (InferenceError, ValidationError, RuntimeError)
         raise InvalidModelError(f"ONNX shape inference failed: {exc}") from exc

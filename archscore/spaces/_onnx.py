@@ -26,19 +26,30 @@ from archscore.graph.canonical import canonicalize
 from archscore.graph.parse import RawGraph, RawNode, decode_attribute, read_built
 
 OPSET = 17
+IR_VERSION = 8
+PRODUCER = "archscore.spaces"
 FLOAT = TensorProto.FLOAT
 
 
 class NetBuilder:
-    """Append layers to an ONNX graph; every method returns the name of its output tensor."""
+    """Append layers to an ONNX graph; every method returns the name of its output tensor.
 
-    def __init__(self, input_shape: Sequence[int], *, rng: np.random.Generator | None = None) -> None:
-        self.nodes: list[onnx.NodeProto] = []
+    The builder records the network as plain Python (the parser's :class:`RawNode` for each node,
+    the numpy value of each initializer, the type of each graph input); protobuf messages are made
+    only when :meth:`Network.model` asks for the ONNX model. Going straight to the ArchGraph
+    (:meth:`Network.graph`) never builds them.
+    """
+
+    def __init__(
+        self, input_shape: Sequence[int], *, rng: np.random.Generator | None = None, input_type: int = FLOAT
+    ) -> None:
         self.raw_nodes: list[RawNode] = []
-        """The same nodes as the parser reads them (see :meth:`Network.graph`)."""
-        self.inputs = [helper.make_tensor_value_info("x", FLOAT, list(input_shape))]
-        self.weight_types: dict[str, tuple[list[int], int]] = {}
-        self.initializers: list[TensorProto] = []
+        """The nodes as the parser reads them (see :meth:`Network.graph`)."""
+        self.settings: list[tuple[tuple[str, object], ...]] = []
+        """Each node's attributes as given (name, value), for its ``NodeProto``."""
+        self.inputs: dict[str, tuple[list[int], int]] = {"x": (list(input_shape), input_type)}
+        """Graph inputs in order, name → (dims, element type): data inputs first, then weights."""
+        self.initializers: dict[str, np.ndarray] = {}
         self.rng = rng
         self._count = 0
 
@@ -46,41 +57,42 @@ class NetBuilder:
         self._count += 1
         return f"{kind}_{self._count}"
 
+    def data_input(self, name: str, shape: Sequence[int], elem: int = FLOAT) -> str:
+        """Declare a further data input (edge lists, recurrent states …); call before the first weight."""
+        self.inputs[name] = (list(shape), elem)
+        return name
+
     def weight(self, kind: str, shape: Sequence[int], fill: float | None = None) -> str:
         """A learned tensor: a graph input (weight-free) or a random/filled initializer."""
         name = self._name(kind)
         if self.rng is None:
-            self.inputs.append(onnx.ValueInfoProto(name=name, type=_tensor_type(tuple(shape))))
-            self.weight_types[name] = (list(shape), FLOAT)
+            self.inputs[name] = (list(shape), FLOAT)
         else:
             fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 1
-            value = (
+            self.initializers[name] = (
                 np.full(shape, fill, dtype=np.float32)
                 if fill is not None
                 else self.rng.normal(0.0, (2.0 / max(fan_in, 1)) ** 0.5, size=shape).astype(np.float32)
             )
-            self.initializers.append(numpy_helper.from_array(value, name))
         return name
 
     def constant(self, value: np.ndarray | float, kind: str = "const") -> str:
         name = self._name(kind)
-        self.initializers.append(numpy_helper.from_array(np.asarray(value, dtype=np.float32), name))
+        self.initializers[name] = np.asarray(value, dtype=np.float32)
         return name
 
-    def ints(self, values: Sequence[int]) -> str:
-        """A small int64 constant (slice bounds, axes …)."""
+    def ints(self, values: Sequence[int] | int) -> str:
+        """A small int64 constant (slice bounds, axes …; a scalar for an ``int``)."""
         name = self._name("ints")
-        self.initializers.append(numpy_helper.from_array(np.asarray(values, dtype=np.int64), name))
+        self.initializers[name] = np.asarray(values, dtype=np.int64)
         return name
 
     def node(self, op: str, inputs: Sequence[str], kind: str | None = None, **attrs: object) -> str:
         out = self._name(kind or op.lower())
-        node = onnx.NodeProto(op_type=op, input=inputs, output=[out], name=out)
-        settings = [(k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(attrs.items())]
-        node.attribute.extend([_attribute(k, v) for k, v in settings])
-        self.nodes.append(node)
+        settings = tuple([(k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(attrs.items())])
         decoded = {k: value for k, v in settings if (value := _decoded(k, v)) is not None}
-        self.raw_nodes.append(RawNode(op, "", out, list(inputs), [out], decoded, node))  # read by Network.graph
+        self.raw_nodes.append(RawNode(op, "", out, list(inputs), [out], decoded))
+        self.settings.append(settings)
         return out
 
     # -- layers ------------------------------------------------------------------------------
@@ -155,30 +167,43 @@ class Network:
 
     def model(self) -> onnx.ModelProto:
         b = self.builder
+        nodes = [node_proto(n, settings) for n, settings in zip(b.raw_nodes, b.settings)]
+        inputs = [helper.make_tensor_value_info(name, elem, dims) for name, (dims, elem) in b.inputs.items()]
         outputs = [helper.make_tensor_value_info(o, FLOAT, None) for o in self.outputs]
-        graph = helper.make_graph(b.nodes, self.name, b.inputs, outputs, b.initializers)
+        initializers = [numpy_helper.from_array(value, name) for name, value in b.initializers.items()]
+        graph = helper.make_graph(nodes, self.name, inputs, outputs, initializers)
         model = helper.make_model(
-            graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="archscore.spaces", doc_string=self.doc
+            graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name=PRODUCER, doc_string=self.doc
         )
-        model.ir_version = 8
+        model.ir_version = IR_VERSION
         return model
 
     def graph(self, data_inputs: Sequence[str] = ("x",)) -> ArchGraph:
         """The canonical ArchGraph, equal to ``from_onnx(self.model(), data_inputs=...)`` and faster.
 
-        The builder's own record of its nodes goes to the parser's trusted path
-        (:func:`~archscore.graph.parse.read_built`): the checks and decoding meant for foreign files
-        are skipped, ONNX shape inference and the canonical form are the same.
+        The builder's own record of the network goes to the parser's trusted path
+        (:func:`~archscore.graph.parse.read_built`): no ONNX model is made, the checks and decoding
+        meant for foreign files are skipped; ONNX shape inference and the canonical form are the same.
         """
         return canonicalize(self.raw_graph(data_inputs))
 
     def raw_graph(self, data_inputs: Sequence[str] = ("x",)) -> RawGraph:
-        """The model read on the parser's trusted path, ready for the canonical form (see :meth:`graph`)."""
+        """The network read on the parser's trusted path, ready for the canonical form (see :meth:`graph`)."""
         b = self.builder
         # fresh copies: canonicalisation rewrites a raw node's inputs and attributes as it goes
-        nodes = [RawNode(n.op_type, n.domain, n.name, list(n.inputs), list(n.outputs), dict(n.attrs), n.proto)
+        nodes = [RawNode(n.op_type, n.domain, n.name, list(n.inputs), list(n.outputs), dict(n.attrs))
                  for n in b.raw_nodes]  # fmt: skip
-        return read_built(self.model(), nodes, data_inputs, b.weight_types)
+        return read_built(
+            nodes, data_inputs, b.inputs, b.initializers, self.outputs, producer=PRODUCER, opset=OPSET,
+            ir_version=IR_VERSION, protos=lambda k: node_proto(b.raw_nodes[k], b.settings[k]),
+        )  # fmt: skip
+
+
+def node_proto(n: RawNode, settings: Sequence[tuple[str, object]]) -> onnx.NodeProto:
+    """The ``NodeProto`` of a node the builder recorded, with its attributes as given."""
+    node = onnx.NodeProto(op_type=n.op_type, input=n.inputs, output=n.outputs, name=n.name)
+    node.attribute.extend([_attribute(k, v) for k, v in settings])
+    return node
 
 
 @functools.lru_cache(maxsize=1024)
@@ -191,8 +216,3 @@ def _attribute(name: str, value: object) -> onnx.AttributeProto:
 def _decoded(name: str, value: object) -> object:
     """The attribute's value as the parser decodes it (floats rounded to float32, as ONNX stores them)."""
     return decode_attribute(_attribute(name, value))
-
-
-@functools.lru_cache(maxsize=1024)
-def _tensor_type(shape: tuple[int, ...]) -> onnx.TypeProto:
-    return helper.make_tensor_type_proto(FLOAT, list(shape))

@@ -58,7 +58,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-from onnx import TensorProto, helper
+from onnx import TensorProto
 
 from archscore.errors import InvalidCellError, UnknownNameError
 from archscore.spaces._onnx import NetBuilder, Network
@@ -542,8 +542,7 @@ def build_network(net: SubTransformer, task: Task, *, weights: np.random.Generat
     """The SubTransformer ``net`` on ``task``, built with ONNX ops (see the module docstring for what is computed)."""
     t, beam = task.length, BEAM
     e, d = net.encoder_embed_dim, net.decoder_embed_dim
-    b = NetBuilder((1, t), rng=weights)
-    b.inputs[0] = helper.make_tensor_value_info("x", TensorProto.INT64, [1, t])  # source token ids
+    b = NetBuilder((1, t), rng=weights, input_type=TensorProto.INT64)  # x: the source token ids
     n = _Net(b)
     # Shared embeddings (WMT) are one table read three ways; as torch exports it, each reader gets its own
     # constant (the slice, and the transposed slice for the output projection), so the tables are separate here too.

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, TypeVar, cast
 
 import numpy as np
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto
 
 from archscore.errors import InvalidCellError
 from archscore.spaces._onnx import NetBuilder, Network
@@ -337,11 +337,6 @@ class _Graph:
             self._memo[name] = make()
         return cast(_T, self._memo[name])
 
-    def _int(self, value: int) -> str:
-        name = f"nbg_int_{value}_{len(self.b.initializers)}"
-        self.b.initializers.append(numpy_helper.from_array(np.array(value, dtype=np.int64), name))
-        return name
-
     def _ones(self, n: int) -> str:
         return self.b.node("Expand", [self.b.constant(1.0), self.b.ints([n])], "ones")
 
@@ -349,7 +344,7 @@ class _Graph:
         return self.b.node("ConstantOfShape", [self.b.ints(list(shape))], "zeros")
 
     def _endpoint(self, which: int) -> str:
-        return self.once(("edge", which), lambda: self.b.node("Gather", ["edge_index", self._int(which)], axis=0))
+        return self.once(("edge", which), lambda: self.b.node("Gather", ["edge_index", self.b.ints(which)], axis=0))
 
     @property
     def src(self) -> str:
@@ -362,7 +357,7 @@ class _Graph:
     @property
     def loops(self) -> str:
         b = self.b
-        return self.once("loops", lambda: b.node("Range", [self._int(0), self._int(self.n), self._int(1)], "loops"))
+        return self.once("loops", lambda: b.node("Range", [b.ints(0), b.ints(self.n), b.ints(1)], "loops"))
 
     def _inv_sqrt_degree(self, index: str, size: int) -> str:
         """``deg^-1/2`` (0 where the degree is 0) of the nodes counted in ``index``."""
@@ -524,7 +519,7 @@ def build_network(
     """The network of a spelling on a dataset setting (the benchmark's ``Net`` in eval mode), built with onnx.helper."""
     n, f, d = setting.nodes, setting.features, setting.hidden
     b = NetBuilder((n, f), rng=weights)
-    b.inputs.insert(1, helper.make_tensor_value_info("edge_index", TensorProto.INT64, [2, setting.edges]))
+    b.data_input("edge_index", (2, setting.edges), TensorProto.INT64)
     g = _Graph(b, n, setting.edges)
     x = "x"
     for i in range(setting.pre):  # LinearConv layers; ELU only between two of them

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 import numpy as np
-from onnx import TensorProto, helper
+from onnx import TensorProto
 
 from archscore.errors import InvalidCellError
 from archscore.spaces._onnx import NetBuilder, Network
@@ -319,14 +319,11 @@ class NBNLP(SearchSpace):
         live, reads = live_nodes(nodes), read_states(nodes)
         dataset = self.dataset(dataset)
         vocab = VOCABULARY[dataset]
-        b = NetBuilder((1, 1), rng=weights)
-        b.inputs[0] = helper.make_tensor_value_info("x", TensorProto.INT64, [1, 1])  # the token id
+        b = NetBuilder((1, 1), rng=weights, input_type=TensorProto.INT64)  # x: the token id
         sizes = layer_sizes()
-        b.inputs += [  # the previous states follow x, before any weight
-            helper.make_tensor_value_info(state_name(layer, k), TensorProto.FLOAT, [1, 1, h])
-            for layer, (_, h) in enumerate(sizes)
-            for k in reads
-        ]
+        for layer, (_, h) in enumerate(sizes):  # the previous states follow x, before any weight
+            for k in reads:
+                b.data_input(state_name(layer, k), (1, 1, h))
         table = b.weight("embedding", (vocab, EMBEDDING))
         y = b.node("Gather", [table, "x"], "embed")
         new_states: list[str] = []
