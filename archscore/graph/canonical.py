@@ -67,6 +67,10 @@ def _pos_axis(axis: int, rank: int | None) -> int:
     return axis + rank if (axis < 0 and rank) else axis
 
 
+_CONV_MEMO: dict[tuple, tuple[str, dict[str, object]]] = {}
+"""Convolution settings (op, attributes, input and weight shapes, bias) → canonical op and attributes."""
+_MEMO_LIMIT = 50_000
+
 _MAX_TRACKED = 1 << 22
 """Largest tensor (elements) whose element order is followed through a layout chain with a Transpose."""
 
@@ -162,7 +166,8 @@ class _Builder:
                         for o in n.outputs:
                             self.srcs[o] = acc
                 continue
-            n.inputs = ins
+            if ins is not n.inputs:  # a resolved copy: the raw graph stays as read
+                n = RawNode(n.op_type, n.domain, n.name, ins, n.outputs, n.attrs, n.proto)
             if n.domain not in STANDARD_DOMAINS:
                 self.other(n)
             else:
@@ -294,12 +299,32 @@ class _Builder:
         return None
 
     def conv(self, n: RawNode) -> None:
-        a, ins = n.attrs, n.inputs
+        ins = n.inputs
         w = self.shapes.get(ins[1])
         x = self.shapes.get(ins[0])
         if w is None or x is None or len(w) < 3:
             self.other(n)
             return
+        bias = len(ins) > 2 and bool(ins[2])
+        try:  # networks repeat a few layer settings: each is worked out once
+            key = (n.op_type, tuple(n.attrs.items()), x, w, bias)
+            found = _CONV_MEMO.get(key)
+        except TypeError:
+            key, found = None, None
+        if found is None:
+            found = self._conv_attrs(n, x, w, bias)
+            if key is not None:
+                if len(_CONV_MEMO) > _MEMO_LIMIT:
+                    _CONV_MEMO.clear()
+                _CONV_MEMO[key] = found
+        op, attrs = found
+        weight = self.claim([ins[1]])
+        node = self.emit(op, [ins[0]], n.outputs[:1], dict(attrs), weight + self.claim(ins[2:3]))
+        node.weight_params = weight
+
+    def _conv_attrs(self, n: RawNode, x: Shape, w: Shape, bias: bool) -> tuple[str, dict[str, object]]:
+        """The canonical op and attributes of a convolution reading ``x`` with weight ``w``."""
+        a = n.attrs
         k = tuple(int(v) for v in a.get("kernel_shape", w[2:]))
         nd = len(k)
         groups = int(a.get("group", 1))
@@ -314,16 +339,12 @@ class _Builder:
             "groups": groups,
             "in_channels": cin,
             "out_channels": cout,
-            "bias": len(ins) > 2 and bool(ins[2]),
+            "bias": bias,
         }
         if transpose:
             attrs["output_padding"] = tuple(a.get("output_padding", (0,) * nd))
-            op = "conv_transpose"
-        else:
-            op = "dwconv" if groups > 1 and groups == cin else "conv"
-        weight = self.claim([ins[1]])
-        node = self.emit(op, [ins[0]], n.outputs[:1], attrs, weight + self.claim(ins[2:3]))
-        node.weight_params = weight
+            return "conv_transpose", attrs
+        return "dwconv" if groups > 1 and groups == cin else "conv", attrs
 
     def pads(self, n: RawNode, k: tuple[int, ...]) -> tuple[int, ...]:
         a = n.attrs
@@ -691,41 +712,45 @@ class _Builder:
         return all(shapes.get(x) == shapes.get(y) for x, y in zip(a.outputs, b.outputs))
 
     # -- pass 5: canonical order ----------------------------------------------------------------
-    def live(self, nodes: list[_W]) -> tuple[list[_W], list[str]]:
+    def live(self, nodes: list[_W]) -> tuple[list[_W], list[str], dict[str, tuple[int, int]]]:
         """Resolve aliases, and keep the inputs and the nodes some graph output depends on.
 
-        Returns the kept nodes and the graph outputs (resolved), in declared order.
+        Returns the kept nodes, the graph outputs (resolved) in declared order, and for each tensor
+        the (kept node, output slot) writing it.
         """
-        producer: dict[str, _W] = {}
-        for w in nodes:
-            self.resolve(w)
-            for o in w.outputs:
-                if o:
-                    producer[o] = w
-        graph_outputs = [o for o in map(self.r, self.raw.outputs) if o in producer]
-        if not graph_outputs:
-            raise InvalidModelError("no graph output depends on the model's inputs")
-        live: set[int] = set()
-        stack = [producer[o] for o in graph_outputs]
-        while stack:
-            w = stack.pop()
-            if id(w) in live:
-                continue
-            live.add(id(w))
-            stack.extend([producer[i] for i in w.inputs if i in producer])
-        return [w for w in nodes if id(w) in live or w.op == "input"], graph_outputs
-
-    def build(self) -> ArchGraph:
-        inputs = [_W("input", [], [name]) for name in self.raw.data_inputs]
-        work, graph_outputs = self.live(inputs + self.nodes)
-        self.nodes = work
-        count = len(work)
-        meta, shapes = self.meta, self.shapes
         slot: dict[str, tuple[int, int]] = {}  # tensor → (producing node, output slot)
-        for k, w in enumerate(work):
+        for k, w in enumerate(nodes):
+            self.resolve(w)
             for s, o in enumerate(w.outputs):
                 if o:
                     slot[o] = (k, s)
+        graph_outputs = [o for o in map(self.r, self.raw.outputs) if o in slot]
+        if not graph_outputs:
+            raise InvalidModelError("no graph output depends on the model's inputs")
+        live = [w.op == "input" for w in nodes]
+        stack = [slot[o][0] for o in graph_outputs]
+        get = slot.get
+        while stack:
+            k = stack.pop()
+            if live[k]:
+                continue
+            live[k] = True
+            for i in nodes[k].inputs:
+                ref = get(i)
+                if ref is not None and not live[ref[0]]:
+                    stack.append(ref[0])
+        if all(live):
+            return nodes, graph_outputs, slot
+        kept = [w for w, keep in zip(nodes, live) if keep]
+        slot = {o: (k, s) for k, w in enumerate(kept) for s, o in enumerate(w.outputs) if o}
+        return kept, graph_outputs, slot
+
+    def build(self) -> ArchGraph:
+        inputs = [_W("input", [], [name]) for name in self.raw.data_inputs]
+        work, graph_outputs, slot = self.live(inputs + self.nodes)
+        self.nodes = work
+        count = len(work)
+        meta, shapes = self.meta, self.shapes
         reads: list[list[tuple[int, int] | None]] = []  # per node: (producer, slot), None for a constant
         readers: list[list[tuple[int, int, int]]] = [[] for _ in range(count)]  # (consumer, position, slot)
         last_used = [0] * count
@@ -758,6 +783,7 @@ class _Builder:
         const_piece: dict[Shape | None, bytes] = {}
         attr_memo: dict[tuple, tuple] = {}
         label_memo: dict[tuple, bytes] = {}
+        blake = hashlib.blake2b
         for k, w in enumerate(work):
             if len(w.outputs) == 1:
                 outs = (shapes.get(w.outputs[0]),)
@@ -783,7 +809,7 @@ class _Builder:
             label = label_memo.get(key)
             if label is None:
                 label = label_memo[key] = repr(key).encode() + b"\x00"
-            h = _digest(label + b"".join(pieces))
+            h = blake(label + b"".join(pieces), digest_size=12).digest()
             fh.append(h)
             fh0.append(h + b"\x00\x00\x00\x00")
             outs_of.append(outs)
@@ -791,9 +817,16 @@ class _Builder:
             consts_of.append(consts)
         bh: list[bytes] = [b""] * count
         for k in range(count - 1, -1, -1):
-            below = sorted([bh[c] + (_READ_0 if not (pos or s) else _read(pos, s)) for c, pos, s in readers[k]])
+            rd = readers[k]
+            if len(rd) == 1:
+                c, pos, s = rd[0]
+                below = _ONE + bh[c] + (_READ_0 if not (pos or s) else _read(pos, s))
+            else:
+                below = len(rd).to_bytes(4, "big") + b"".join(
+                    sorted([bh[c] + (_READ_0 if not (pos or s) else _read(pos, s)) for c, pos, s in rd])
+                )
             tail = repr(output_at[k]).encode() if output_at[k] else b""
-            bh[k] = _digest(fh[k] + len(below).to_bytes(4, "big") + b"".join(below) + tail)
+            bh[k] = blake(fh[k] + below + tail, digest_size=12).digest()
 
         # Kahn's algorithm, the ready node with the smallest hash first; inputs in declared order.
         first = len(inputs)
@@ -822,6 +855,7 @@ class _Builder:
             position[k] = n
 
         nodes: list[Node] = []
+        new_node = tuple.__new__  # Node is a named tuple: its fields in order, without the keyword handling
         for k in order:
             w = work[k]
             refs: list[tuple[int, int]] = []
@@ -842,13 +876,16 @@ class _Builder:
             if w.op in MAC_OPS:
                 in_shapes = [const_shapes[s] if p == CONST else nodes[p].outputs[s] for p, s in refs]
                 count_macs = macs(w.op, w.attrs, in_shapes, outs)
-            nodes.append(Node(w.op, tuple(refs), outs, attrs_of[k], count_macs, w.params, tuple(const_shapes)))
+            fields = (w.op, tuple(refs), outs, attrs_of[k], count_macs, w.params, tuple(const_shapes))
+            nodes.append(new_node(Node, fields))
         out_refs = tuple((position[slot[o][0]], slot[o][1]) for o in graph_outputs)
         return ArchGraph.trusted(tuple(nodes), out_refs, dict(self.raw.meta))
 
 
 def _attr_tuple(attrs: dict[str, object], memo: dict[tuple, tuple]) -> tuple:
     """A node's attributes as sorted ``(name, plain value)`` pairs, memoised per distinct attribute set."""
+    if not attrs:
+        return ()
     items = tuple(attrs.items())
     try:
         found = memo.get(items)
@@ -865,6 +902,7 @@ def _read(pos: int, slot: int) -> bytes:
 
 
 _READ_0 = _read(0, 0)
+_ONE = (1).to_bytes(4, "big")
 
 
 def _digest(data: bytes) -> bytes:

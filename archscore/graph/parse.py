@@ -351,8 +351,8 @@ def read_graph(
         fixed_inputs[vi.name] = (dims, elem)  # type: ignore[assignment]
         if dims != declared_dims or not elem:
             retype.add(vi.name)
-        if vi.name not in data_names and _learned(elem, dims):  # type: ignore[arg-type]
-            param_numel[vi.name] = _numel(dims)  # type: ignore[arg-type]
+        if vi.name not in data_names and (size := _learned(elem, dims)):  # type: ignore[arg-type]
+            param_numel[vi.name] = size
 
     outputs = [o.name for o in g.output]
     node_outputs = {o for n in nodes for o in n.outputs if o}
@@ -410,14 +410,14 @@ def read_built(
         dims = list(value.shape)
         elem = onnx.helper.np_dtype_to_tensor_dtype(value.dtype)
         init_types[name] = (dims, elem)
-        if _learned(elem, dims):
-            param_numel[name] = value.size
+        if size := _learned(elem, dims):
+            param_numel[name] = size
         elif value.size <= SMALL_CONST and value.dtype.kind in NUMERIC_KINDS:
             values[name] = value
     fixed_inputs = {name: spec for name, spec in inputs.items() if name not in init_types}
     for name, (dims, elem) in fixed_inputs.items():
-        if name not in data_inputs and _learned(elem, dims):
-            param_numel[name] = _numel(dims)
+        if (size := _learned(elem, dims)) and name not in data_inputs:
+            param_numel[name] = size
     _read_constant_nodes(nodes, values)
     types: dict[str, int] = {}
     shapes: dict[str, Shape | None] = {}
@@ -433,7 +433,7 @@ def read_built(
                      producer, opset)  # fmt: skip
 
 
-_NODE_TYPES: dict[tuple, tuple[tuple[int, Shape | None] | None, ...]] = {}
+_NODE_TYPES: dict[tuple, tuple[tuple[int, Shape | None, bool] | None, ...]] = {}
 """What ONNX infers for a node, by (op, domain, attributes, input types, input values): one entry per distinct node."""
 _NODE_TYPES_LIMIT = 100_000
 
@@ -486,15 +486,15 @@ def _infer_built(
             if out is None:
                 incomplete = True
                 continue
-            elem, shape = out
+            elem, shape, static = out
             if elem:
                 types[name] = elem
             if shape is None:
                 shapes.setdefault(name, None)
-                incomplete = True
             else:
                 shapes[name] = shape
-                incomplete = incomplete or not _static(shape)
+            if not static:
+                incomplete = True
     return incomplete
 
 
@@ -507,8 +507,8 @@ def _infer_node(
     opset: int,
     opset_imports: list[onnx.OperatorSetIdProto],
     ir_version: int,
-) -> tuple[tuple[int, Shape | None] | None, ...]:
-    """(element type, shape) of each output of one node, as ONNX infers it; ``None`` for an output it does not."""
+) -> tuple[tuple[int, Shape | None, bool] | None, ...]:
+    """(element type, shape, whether static) of each output of one node as ONNX infers it; ``None`` if it does not."""
     schema = _schema(n.op_type, opset) if n.domain in STANDARD_DOMAINS else None
     inputs = [i for i in n.inputs if i]
     if schema is None:
@@ -524,7 +524,11 @@ def _infer_node(
     found = []
     for name in n.outputs:
         tp = out_types.get(name)
-        found.append(None if tp is None else (tp.tensor_type.elem_type, _inferred_shape(name, tp, [proto])))
+        if tp is None:
+            found.append(None)
+            continue
+        shape = _inferred_shape(name, tp, [proto])
+        found.append((tp.tensor_type.elem_type, shape, _static(shape)))
     return tuple(found)
 
 
@@ -537,9 +541,15 @@ def _type_proto(elem: int, shape: Shape | None) -> onnx.TypeProto:
     return onnx.helper.make_tensor_type_proto(elem, None if shape is None else [d if d >= 0 else None for d in shape])
 
 
-def _learned(elem: int, dims: Sequence[int]) -> bool:
-    """Whether a constant tensor (initializer, or weight given as input) is a learned parameter: float, not a scalar."""
-    return elem in FLOAT_TYPES and _numel(dims) > 1
+def _learned(elem: int, dims: Sequence[int]) -> int:
+    """The size of a constant tensor (initializer, or weight given as input) if it is a learned parameter, else 0.
+
+    A learned parameter is a float tensor with more than one element (a scalar is a constant).
+    """
+    if elem not in FLOAT_TYPES:
+        return 0
+    size = _numel(dims)
+    return size if size > 1 else 0
 
 
 def _initializers(
@@ -554,8 +564,8 @@ def _initializers(
         if check:
             _check_dims("initializer", t.name, dims)
         init_types[t.name] = (dims, t.data_type)
-        if _learned(t.data_type, dims):
-            param_numel[t.name] = _numel(dims)  # a learned tensor: its values are never needed
+        if size := _learned(t.data_type, dims):
+            param_numel[t.name] = size  # a learned tensor: its values are never needed
             continue
         value = _const_value(t)
         if value is not None:

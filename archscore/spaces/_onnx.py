@@ -89,9 +89,8 @@ class NetBuilder:
 
     def node(self, op: str, inputs: Sequence[str], kind: str | None = None, **attrs: object) -> str:
         out = self._name(kind or op.lower())
-        settings = tuple([(k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(attrs.items())])
-        decoded = {k: value for k, v in settings if (value := _decoded(k, v)) is not None}
-        self.raw_nodes.append(RawNode(op, "", out, list(inputs), [out], decoded))
+        settings = tuple([(k, tuple(v) if type(v) is list else v) for k, v in sorted(attrs.items())]) if attrs else ()
+        self.raw_nodes.append(RawNode(op, "", out, list(inputs), [out], _decoded(settings)))
         self.settings.append(settings)
         return out
 
@@ -190,11 +189,8 @@ class Network:
     def raw_graph(self, data_inputs: Sequence[str] = ("x",)) -> RawGraph:
         """The network read on the parser's trusted path, ready for the canonical form (see :meth:`graph`)."""
         b = self.builder
-        # fresh copies: canonicalisation rewrites a raw node's inputs and attributes as it goes
-        nodes = [RawNode(n.op_type, n.domain, n.name, list(n.inputs), list(n.outputs), dict(n.attrs))
-                 for n in b.raw_nodes]  # fmt: skip
         return read_built(
-            nodes, data_inputs, b.inputs, b.initializers, self.outputs, producer=PRODUCER, opset=OPSET,
+            list(b.raw_nodes), data_inputs, b.inputs, b.initializers, self.outputs, producer=PRODUCER, opset=OPSET,
             ir_version=IR_VERSION, protos=lambda k: node_proto(b.raw_nodes[k], b.settings[k]),
         )  # fmt: skip
 
@@ -212,7 +208,7 @@ def _attribute(name: str, value: object) -> onnx.AttributeProto:
     return helper.make_attribute(name, list(value) if isinstance(value, tuple) else value)
 
 
-@functools.lru_cache(maxsize=1024)
-def _decoded(name: str, value: object) -> object:
-    """The attribute's value as the parser decodes it (floats rounded to float32, as ONNX stores them)."""
-    return decode_attribute(_attribute(name, value))
+@functools.lru_cache(maxsize=4096)
+def _decoded(settings: tuple[tuple[str, object], ...]) -> dict[str, object]:
+    """Attributes as the parser decodes them (floats rounded to float32, as ONNX stores them); shared, never changed."""
+    return {k: value for k, v in settings if (value := decode_attribute(_attribute(k, v))) is not None}
