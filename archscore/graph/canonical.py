@@ -785,25 +785,31 @@ class _Builder:
         label_memo: dict[tuple, bytes] = {}
         blake = hashlib.blake2b
         for k, w in enumerate(work):
-            if len(w.outputs) == 1:
-                outs = (shapes.get(w.outputs[0]),)
+            outputs = w.outputs
+            if len(outputs) == 1:
+                outs = (shapes.get(outputs[0]),)
             else:
-                outs = tuple([shapes.get(o) if o else None for o in w.outputs[: last_used[k] + 1]])
-            attrs = _attr_tuple(w.attrs, attr_memo)
-            consts = [shapes.get(i) or () for i in w.inputs if i and i in meta] if None in reads[k] else []
-            pieces = []
-            c = 0
-            for r in reads[k]:
-                if r is None:
-                    shape = consts[c]
-                    c += 1
-                    piece = const_piece.get(shape)
-                    if piece is None:
-                        piece = const_piece[shape] = _digest(repr(shape).encode()) + b"\xff" * 4
-                    pieces.append(piece)
-                else:
-                    pieces.append(fh0[r[0]] if r[1] == 0 else fh[r[0]] + r[1].to_bytes(4, "big"))
-            if w.op in COMMUTATIVE:
+                outs = tuple([shapes.get(o) if o else None for o in outputs[: last_used[k] + 1]])
+            attrs = _attr_tuple(w.attrs, attr_memo) if w.attrs else ()
+            row = reads[k]
+            if None in row:
+                consts = [shapes.get(i) or () for i in w.inputs if i and i in meta]
+                pieces = []
+                c = 0
+                for r in row:
+                    if r is None:
+                        shape = consts[c]
+                        c += 1
+                        piece = const_piece.get(shape)
+                        if piece is None:
+                            piece = const_piece[shape] = _digest(repr(shape).encode()) + b"\xff" * 4
+                        pieces.append(piece)
+                    else:
+                        pieces.append(fh0[r[0]] if r[1] == 0 else fh[r[0]] + r[1].to_bytes(4, "big"))
+            else:
+                consts = _NO_CONSTS
+                pieces = [fh0[p] if s == 0 else fh[p] + s.to_bytes(4, "big") for p, s in row]
+            if len(pieces) > 1 and w.op in COMMUTATIVE:
                 pieces.sort()
             key = (w.op, attrs, outs)
             label = label_memo.get(key)
@@ -858,26 +864,32 @@ class _Builder:
         new_node = tuple.__new__  # Node is a named tuple: its fields in order, without the keyword handling
         for k in order:
             w = work[k]
-            refs: list[tuple[int, int]] = []
-            const_shapes: list[Shape] = []
-            consts = iter(consts_of[k])
-            for r in reads[k]:
-                if r is None:
-                    shape = next(consts)
-                    if w.op not in PARAMETRIC:
-                        refs.append((CONST, len(const_shapes)))
-                        const_shapes.append(shape)
-                else:
-                    refs.append((position[r[0]], r[1]))
-            if w.op in COMMUTATIVE:
-                refs.sort(key=lambda r: (r[0] == CONST, r[0], r[1]))
+            row = reads[k]
+            consts = consts_of[k]
+            if consts:
+                refs: list[tuple[int, int]] = []
+                const_shapes: list[Shape] = []
+                next_const = iter(consts).__next__
+                for r in row:
+                    if r is None:
+                        shape = next_const()
+                        if w.op not in PARAMETRIC:
+                            refs.append((CONST, len(const_shapes)))
+                            const_shapes.append(shape)
+                    else:
+                        refs.append((position[r[0]], r[1]))
+                const_tuple = tuple(const_shapes)
+            else:
+                refs = [(position[p], s) for p, s in row]
+                const_tuple = ()
+            if len(refs) > 1 and w.op in COMMUTATIVE:
+                refs.sort(key=_const_last)
             outs = outs_of[k]
             count_macs = 0
             if w.op in MAC_OPS:
-                in_shapes = [const_shapes[s] if p == CONST else nodes[p].outputs[s] for p, s in refs]
+                in_shapes = [const_tuple[s] if p == CONST else nodes[p].outputs[s] for p, s in refs]
                 count_macs = macs(w.op, w.attrs, in_shapes, outs)
-            fields = (w.op, tuple(refs), outs, attrs_of[k], count_macs, w.params, tuple(const_shapes))
-            nodes.append(new_node(Node, fields))
+            nodes.append(new_node(Node, (w.op, tuple(refs), outs, attrs_of[k], count_macs, w.params, const_tuple)))
         out_refs = tuple((position[slot[o][0]], slot[o][1]) for o in graph_outputs)
         return ArchGraph.trusted(tuple(nodes), out_refs, dict(self.raw.meta))
 
@@ -902,6 +914,13 @@ def _read(pos: int, slot: int) -> bytes:
 
 
 _READ_0 = _read(0, 0)
+_NO_CONSTS: list[Shape] = []
+
+
+def _const_last(ref: tuple[int, int]) -> tuple[bool, int, int]:
+    """Sort key of a commutative node's inputs: node outputs by position, then constants."""
+    return (ref[0] == CONST, ref[0], ref[1])
+
 _ONE = (1).to_bytes(4, "big")
 
 

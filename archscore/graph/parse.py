@@ -458,21 +458,14 @@ def _infer_built(
     if len(memo) > _NODE_TYPES_LIMIT:
         memo.clear()
     opset = opset_imports[0].version
-    data_of: dict[str, tuple] = {}
+    seen: dict[str, tuple] = {}  # tensor → what inference sees of it: (element type, shape[, value])
+    for name, shape in shapes.items():
+        seen[name] = _seen(name, types.get(name), shape, values)
+    look = seen.get
     incomplete = False
     for k, n in enumerate(nodes):
-        ins = n.inputs
-        data = []
-        for i in ins:
-            if i in values:
-                d = data_of.get(i)
-                if d is None:
-                    v = values[i]
-                    d = data_of[i] = (i, v.dtype.str, v.shape, v.tobytes())
-                data.append(d[1:])
         try:
-            key = (n.op_type, n.domain, tuple(n.attrs.items()), tuple([(types.get(i), shapes.get(i)) for i in ins]),
-                   tuple(data))  # fmt: skip
+            key = (n.op_type, n.domain, tuple(n.attrs.items()), tuple(map(look, n.inputs)))
             found = memo.get(key)
         except TypeError:  # an unhashable attribute (a tensor-valued one): inferred every time
             key, found = None, None
@@ -493,9 +486,16 @@ def _infer_built(
                 shapes.setdefault(name, None)
             else:
                 shapes[name] = shape
+            seen[name] = _seen(name, types.get(name), shapes[name], values)
             if not static:
                 incomplete = True
     return incomplete
+
+
+def _seen(name: str, elem: int | None, shape: Shape | None, values: Mapping[str, np.ndarray]) -> tuple:
+    """What ONNX inference of a node sees of an input: its element type and shape, and a constant's value."""
+    v = values.get(name)
+    return (elem, shape) if v is None else (elem, shape, v.dtype.str, v.tobytes())
 
 
 def _infer_node(
