@@ -174,7 +174,7 @@ def cache_build(
     """
     import time
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
     from archscore.data.cache import GraphCache, bundled_sets
 
@@ -184,15 +184,20 @@ def cache_build(
         _fail(exc)
     cache = GraphCache(workers=workers)
     start = time.perf_counter()
-    total = 0
+    total = sum(len(cells) for cells in sets.values())
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True) as progress:
-        for (space, dataset), cells in sets.items():
-            task = progress.add_task(f"{space}/{dataset}", total=len(cells))
-            shown = lambda done, missing, t=task: progress.update(t, completed=done, total=missing)  # noqa: E731
-            cache.graphs(space, cells, dataset, progress=shown)
-            progress.update(task, completed=len(cells), total=len(cells))
-            total += len(cells)
+        bars: dict[tuple[str, str], TaskID] = {}
+
+        def shown(space: str, dataset: str, done: int, missing: int) -> None:
+            if (space, dataset) not in bars:
+                bars[space, dataset] = progress.add_task(f"{space}/{dataset}", total=missing)
+            progress.update(bars[space, dataset], completed=done, total=missing)
+
+        try:
+            cache.build(sets, progress=shown)
+        except ArchscoreError as exc:
+            _fail(exc)
     seconds = time.perf_counter() - start
     out.print(f"{total:,} graphs of {len(sets)} (space, dataset) set(s) ready in {seconds:.1f} s: {cache.folder}")
 

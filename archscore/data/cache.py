@@ -21,8 +21,9 @@ import os
 import pickle
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -171,7 +172,7 @@ class GraphCache:
             if old != self.folder and old.is_dir():
                 shutil.rmtree(old, ignore_errors=True)
 
-    # -- the main entry point ------------------------------------------------------------------
+    # -- building ------------------------------------------------------------------------------
     def graphs(
         self,
         space: str,
@@ -180,27 +181,83 @@ class GraphCache:
         progress: Callable[[int, int], None] | None = None,
     ) -> list[ArchGraph]:
         """ArchGraphs of ``cells`` (canonicalised first), building and storing the missing ones."""
+        shown = None if progress is None else lambda _space, _dataset, done, total: progress(done, total)
+        (job,) = self._fill([(space, dataset, cells)], shown, keep=True)
+        return [job.graphs[c] for c in job.cells]
+
+    def build(
+        self,
+        sets: Mapping[tuple[str, str], Sequence[str]],
+        progress: Callable[[str, str, int, int], None] | None = None,
+    ) -> int:
+        """Build and store the missing graphs of several (space, dataset) sets; returns how many were built.
+
+        One pool of worker processes serves every set, so the workers never wait between sets and
+        keep what they learned of a space (ONNX inference of its layers, its cells); each shard is
+        written as soon as its last graph arrives. ``progress(space, dataset, done, missing)``
+        follows each set. Every cell is checked before anything is built: a bad one raises
+        :class:`~archscore.errors.InvalidCellError` and nothing is stored.
+        """
+        jobs = self._fill([(space, dataset, cells) for (space, dataset), cells in sets.items()], progress, keep=False)
+        return sum(job.missing for job in jobs)
+
+    def _fill(
+        self,
+        sets: Sequence[tuple[str, str, Sequence[str]]],
+        progress: Callable[[str, str, int, int], None] | None,
+        *,
+        keep: bool,
+    ) -> list[_Job]:
         from archscore.spaces import get
 
-        s = get(space)
-        dataset = s.dataset(dataset)
-        cached = self.read(space, dataset)
-        cells = [c if c in cached else s.canonical(c) for c in cells]  # a stored key is canonical already
-        missing = list(dict.fromkeys(c for c in cells if c not in cached))
-        if missing:
-            chunks = [missing[i : i + CHUNK] for i in range(0, len(missing), CHUNK)]
-            jobs = ([space] * len(chunks), [dataset] * len(chunks), chunks)
-            parallel = self.workers > 1 and len(chunks) > 1
-            done = 0
-            with ProcessPoolExecutor(self.workers) if parallel else contextlib.nullcontext() as pool:
-                results = pool.map(_build, *jobs) if pool is not None else map(_build, *jobs)
-                for chunk, built in zip(chunks, results):
-                    cached.update(zip(chunk, built))
-                    done += len(chunk)
-                    if progress:
-                        progress(done, len(missing))
-            cached = self.write(space, dataset, cached)
-        return [cached[c] for c in cells]
+        jobs: list[_Job] = []
+        for space, dataset, cells in sets:  # every cell checked (and canonicalised) before any work starts
+            s = get(space)
+            dataset = s.dataset(dataset)
+            cached = self.read(space, dataset)
+            cells = [c if c in cached else s.canonical(c) for c in cells]  # a stored key is canonical already
+            missing = list(dict.fromkeys(c for c in cells if c not in cached))
+            jobs.append(_Job(space, dataset, cells, cached, missing))
+        tasks = [(job, chunk) for job in jobs for chunk in job.chunks]
+        parallel = self.workers > 1 and len(tasks) > 1
+        with ProcessPoolExecutor(min(self.workers, len(tasks))) if parallel else contextlib.nullcontext() as pool:
+            args = ([job.space for job, _ in tasks], [job.dataset for job, _ in tasks], [chunk for _, chunk in tasks])
+            results = pool.map(_build, *args) if pool is not None else map(_build, *args)
+            for (job, chunk), built in zip(tasks, results):  # in order: the sets complete one after another
+                job.graphs.update(zip(chunk, built))
+                job.left -= 1
+                job.done += len(chunk)
+                if progress:
+                    progress(job.space, job.dataset, job.done, job.missing)
+                if job.left == 0:
+                    job.graphs = self.write(job.space, job.dataset, job.graphs)
+                    if not keep:
+                        job.graphs = {}
+        return jobs
+
+
+@dataclass
+class _Job:
+    """One (space, dataset) set of a build: its cells, the graphs at hand, and the cells to build."""
+
+    space: str
+    dataset: str
+    cells: list[str]
+    graphs: dict[str, ArchGraph]
+    todo: list[str]
+    chunks: list[list[str]] = field(init=False)
+    left: int = field(init=False)
+    """Chunks not yet back from the workers."""
+    done: int = 0
+    """Graphs back from the workers."""
+
+    def __post_init__(self) -> None:
+        self.chunks = [self.todo[i : i + CHUNK] for i in range(0, len(self.todo), CHUNK)]
+        self.left = len(self.chunks)
+
+    @property
+    def missing(self) -> int:
+        return len(self.todo)
 
 
 def bundled_sets(sources: Sequence[str] | None = None) -> dict[tuple[str, str], list[str]]:

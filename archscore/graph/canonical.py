@@ -921,6 +921,7 @@ def _const_last(ref: tuple[int, int]) -> tuple[bool, int, int]:
     """Sort key of a commutative node's inputs: node outputs by position, then constants."""
     return (ref[0] == CONST, ref[0], ref[1])
 
+
 _ONE = (1).to_bytes(4, "big")
 
 
