@@ -109,3 +109,37 @@ def test_bundled_sets_cover_every_dataset_a_source_was_measured_on() -> None:
     assert ("hat", "wmt14ende") in sets and ("hat", "iwslt14deen") not in sets  # one task's file: that task only
     assert ("nb301", "cifar10") in sets and ("tnb101_micro", "jigsaw") in sets  # NAS-Bench-Suite-Zero's own rows
     assert all(len(set(cells)) == len(cells) for cells in sets.values())
+
+
+def _few_sets() -> dict[tuple[str, str], list[str]]:
+    return {
+        ("nb201", "cifar10"): CELLS[:5],
+        ("nb101", "cifar10"): get("nb101").sample(3, seed=4),
+        ("nbgraph", "cora"): get("nbgraph").sample(3, seed=4),
+    }
+
+
+def test_build_fills_several_sets_with_one_pool_and_stores_each(tmp_path) -> None:
+    sets = _few_sets()
+    seen: list[tuple[str, str, int, int]] = []
+    cache = GraphCache(tmp_path, workers=2)
+    built = cache.build(sets, progress=lambda *args: seen.append(args))
+    assert built == sum(len(cells) for cells in sets.values())
+    finished = [(space, dataset) for space, dataset, done, missing in seen if done == missing]
+    assert finished == list(sets)  # each set reported complete once, in order
+    for (space, dataset), cells in sets.items():
+        stored = GraphCache(tmp_path).read(space, dataset)
+        assert stored == {c: get(space).to_graph(c, dataset) for c in cells}
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*.pkl")}
+    assert GraphCache(tmp_path, workers=2).build(sets) == 0  # everything cached: nothing built or rewritten
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*.pkl")} == before
+
+
+def test_build_checks_every_cell_of_every_set_before_building(tmp_path) -> None:
+    from archscore.errors import InvalidCellError
+
+    sets = _few_sets()
+    sets["nb101", "cifar10"] = [*sets["nb101", "cifar10"], "not a cell"]
+    with pytest.raises(InvalidCellError):
+        GraphCache(tmp_path, workers=2).build(sets)
+    assert not any(tmp_path.rglob("*.pkl"))  # the valid sets before it were not built either
