@@ -16,10 +16,11 @@ What is timed (``time.perf_counter``):
 
 With ``--stages N`` it instead times, in one process (``time.process_time``, cyclic GC paused as in
 the build's workers), N cells of every set through the three stages of a build, as
-``SearchSpace.to_graph`` runs them: the network (the ``onnx.helper`` builder), reading it on the
-parser's trusted path (``Network.raw_graph``: the model, ONNX shape inference, constants,
-parameters) and the canonical form; and projects each stage onto the whole set at ``--workers``
-processes. It answers how far the build could get if a stage cost nothing.
+``SearchSpace.to_graph`` runs them: the network (the ``onnx.helper`` builder's record), reading it
+on the parser's trusted path (``Network.raw_graph``: constants, parameters, ONNX shape inference
+node by node) and the canonical form; and projects each stage onto the whole set at ``--workers``
+processes. It answers how far the build could get if a stage cost nothing; it leaves out what the
+build adds around ``to_graph`` (sending graphs to the parent, storing the shards).
 
 Run: ``python benchmarks/graph_cache.py`` (``--help``); results go to
 ``benchmarks/results/graph_cache.json`` (``graph_cache_stages.json`` with ``--stages``).

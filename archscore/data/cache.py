@@ -21,6 +21,7 @@ import os
 import pickle
 import shutil
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from archscore.graph import ArchGraph, Node
 log = logging.getLogger(__name__)
 
 MAGIC = b"archscore-graph-cache 1\n"
-CHUNK = 64
+CHUNK = 256
 
 
 @functools.cache
@@ -63,13 +64,100 @@ def _available_cores() -> int:
     return os.cpu_count() or 1
 
 
-def _build(space: str, dataset: str, cells: Sequence[str]) -> list[ArchGraph]:
+def _build(stream: str, space: str, dataset: str, cells: Sequence[str]) -> _Chunk:
+    """Build the graphs of ``cells`` in a worker, and encode them against the nodes this worker already sent.
+
+    A worker's chunks reach the parent in the order it built them (tasks are taken in submission
+    order), so per set the worker and the parent hold the same list of nodes: each chunk sends only
+    nodes not sent before, and each graph as indices into that list. Less to pickle and unpickle,
+    and the parent's graphs share equal nodes without hashing them again.
+    """
     from archscore.spaces import get
 
+    if _IN_WORKER:
+        # Automatic collection is off in a worker: it walked everything that lives on (the nodes
+        # sent, the spaces' memos) again and again, a tenth of the worker's time. The cycles a build
+        # leaves (``ast.literal_eval`` makes some) are young: one pass over the youngest generation
+        # per chunk frees them, and what survives it is never walked again.
+        gc.collect(0)
     s = get(space)
     with _no_gc():
-        graphs = {c: s.to_graph(c, dataset) for c in cells}
-    return list(_shared(graphs).values())  # equal nodes pickled once: less to send back to the parent
+        graphs = [s.to_graph(c, dataset) for c in cells]
+        key = (stream, space, dataset)
+        index = _SENT.get(key)
+        if index is None:  # a new set (or build): the sets come in order, so the earlier ones are done
+            _SENT.clear()
+            index = _SENT[key] = {}
+        base = len(index)
+        new: list[Node] = []
+        metas: dict[str, int] = {}
+        meta_list: list[dict] = []
+        encoded = []
+        for g in graphs:
+            refs = []
+            for n in g.nodes:
+                i = index.get(n)
+                if i is None:
+                    i = index[n] = len(index)
+                    new.append(n)
+                refs.append(i)
+            m = metas.get(text := repr(sorted(g.meta.items())))
+            if m is None:
+                m = metas[text] = len(meta_list)
+                meta_list.append(dict(g.meta))
+            encoded.append((tuple(refs), g.outputs, m))
+    return _Chunk(os.getpid(), base, new, encoded, meta_list)
+
+
+def _worker_start() -> None:
+    """A build worker collects cyclic garbage itself, youngest generation only (see :func:`_build`)."""
+    global _IN_WORKER
+    _IN_WORKER = True
+    gc.disable()
+
+
+_IN_WORKER = False
+
+
+_SENT: dict[tuple[str, str, str], dict[Node, int]] = {}
+"""In a worker process: per (build stream, space, dataset), each node sent to the parent → its index."""
+
+
+@dataclass
+class _Chunk:
+    """A worker's graphs of one chunk: new nodes, and each graph as (node indices, outputs, meta index)."""
+
+    worker: int
+    base: int
+    """How many nodes this worker had sent for the set before this chunk."""
+    nodes: list[Node]
+    graphs: list[tuple[tuple[int, ...], tuple, int]]
+    metas: list[dict]
+
+
+class _Received:
+    """The parent's side of the workers' node streams, for one build."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[tuple[int, str, str], list[Node]] = {}
+        self.shared: dict[Node, Node] = {}  # equal nodes from different workers: one object
+        self.metas: dict[str, dict] = {}
+
+    def graphs(self, space: str, dataset: str, chunk: _Chunk) -> list[ArchGraph]:
+        key = (chunk.worker, space, dataset)
+        nodes = self.nodes.setdefault(key, [])
+        if len(nodes) != chunk.base:
+            raise RuntimeError(f"graph cache: worker {chunk.worker} is out of step ({len(nodes)} ≠ {chunk.base} nodes)")
+        shared = self.shared
+        nodes.extend([shared.setdefault(n, n) for n in chunk.nodes])
+        metas = [self.metas.setdefault(repr(sorted(m.items())), m) for m in chunk.metas]
+        node = nodes.__getitem__
+        return [ArchGraph.trusted(tuple(map(node, refs)), outputs, metas[m]) for refs, outputs, m in chunk.graphs]
+
+    def done(self, space: str, dataset: str) -> None:
+        for key in [k for k in self.nodes if k[1:] == (space, dataset)]:
+            del self.nodes[key]
+        self.shared.clear()
 
 
 @contextlib.contextmanager
@@ -130,14 +218,18 @@ class GraphCache:
             return {}
         return graphs
 
-    def write(self, space: str, dataset: str, graphs: dict[str, ArchGraph]) -> dict[str, ArchGraph]:
+    def write(
+        self, space: str, dataset: str, graphs: dict[str, ArchGraph], *, share: bool = True
+    ) -> dict[str, ArchGraph]:
         """Store one shard atomically (a reader sees the old file or the new one, never a part).
 
-        Returns the stored graphs, with equal nodes shared (see :func:`_shared`).
+        Returns the stored graphs, with equal nodes shared (see :func:`_shared`) unless ``share``
+        is false (the caller's graphs share them already).
         """
         self.folder.mkdir(parents=True, exist_ok=True)
         self._prune_stale()
-        graphs = _shared(graphs)
+        if share:
+            graphs = _shared(graphs)
         payload = pickle.dumps(graphs, protocol=pickle.HIGHEST_PROTOCOL)
         digest = hashlib.blake2b(payload, digest_size=32).hexdigest().encode()
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".part-")
@@ -220,19 +312,28 @@ class GraphCache:
             jobs.append(_Job(space, dataset, cells, cached, missing))
         tasks = [(job, chunk) for job in jobs for chunk in job.chunks]
         parallel = self.workers > 1 and len(tasks) > 1
-        with ProcessPoolExecutor(min(self.workers, len(tasks))) if parallel else contextlib.nullcontext() as pool:
-            args = ([job.space for job, _ in tasks], [job.dataset for job, _ in tasks], [chunk for _, chunk in tasks])
+        stream, received = uuid.uuid4().hex, _Received()
+        workers = min(self.workers, len(tasks))
+        with ProcessPoolExecutor(workers, initializer=_worker_start) if parallel else contextlib.nullcontext() as pool:
+            args = (
+                [stream] * len(tasks), [job.space for job, _ in tasks], [job.dataset for job, _ in tasks],
+                [chunk for _, chunk in tasks],
+            )  # fmt: skip
             results = pool.map(_build, *args) if pool is not None else map(_build, *args)
             for (job, chunk), built in zip(tasks, results):  # in order: the sets complete one after another
-                job.graphs.update(zip(chunk, built))
+                job.graphs.update(zip(chunk, received.graphs(job.space, job.dataset, built)))
                 job.left -= 1
                 job.done += len(chunk)
                 if progress:
                     progress(job.space, job.dataset, job.done, job.missing)
                 if job.left == 0:
-                    job.graphs = self.write(job.space, job.dataset, job.graphs)
+                    received.done(job.space, job.dataset)
+                    # graphs built in this stream share their nodes already; stored ones only among themselves
+                    job.graphs = self.write(job.space, job.dataset, job.graphs, share=job.missing < len(job.graphs))
                     if not keep:
                         job.graphs = {}
+        if not parallel:
+            _SENT.clear()  # built in this process: the stream's record is not needed any more
         return jobs
 
 

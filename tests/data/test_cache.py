@@ -119,7 +119,9 @@ def _few_sets() -> dict[tuple[str, str], list[str]]:
     }
 
 
-def test_build_fills_several_sets_with_one_pool_and_stores_each(tmp_path) -> None:
+@pytest.mark.parametrize("chunk", [2, cache_module.CHUNK])
+def test_build_fills_several_sets_with_one_pool_and_stores_each(tmp_path, monkeypatch, chunk: int) -> None:
+    monkeypatch.setattr(cache_module, "CHUNK", chunk)  # 2: each worker streams several chunks of a set
     sets = _few_sets()
     seen: list[tuple[str, str, int, int]] = []
     cache = GraphCache(tmp_path, workers=2)
@@ -130,6 +132,8 @@ def test_build_fills_several_sets_with_one_pool_and_stores_each(tmp_path) -> Non
     for (space, dataset), cells in sets.items():
         stored = GraphCache(tmp_path).read(space, dataset)
         assert stored == {c: get(space).to_graph(c, dataset) for c in cells}
+        nodes = [n for g in stored.values() for n in g.nodes]
+        assert len({id(n) for n in nodes}) == len(set(nodes))  # equal nodes are one object, whichever worker
     before = {p: p.read_bytes() for p in tmp_path.rglob("*.pkl")}
     assert GraphCache(tmp_path, workers=2).build(sets) == 0  # everything cached: nothing built or rewritten
     assert {p: p.read_bytes() for p in tmp_path.rglob("*.pkl")} == before
