@@ -179,6 +179,11 @@ def _no_gc() -> Iterator[None]:
 class GraphCache:
     """ArchGraphs of search-space cells, built once and kept on disk.
 
+    :meth:`graphs` returns the graphs of some cells of one (space, dataset), building what is
+    missing; :meth:`build` fills many sets ahead of time (``archscore data cache build``). Both hand
+    chunks of cells to a pool of worker processes, which send back each graph as indices into the
+    nodes they sent before (see :func:`_build`).
+
     Args:
         root: Cache folder (default :func:`default_root`); graphs go to ``root/graphs-<version>/``.
         workers: Processes used to build missing graphs (default: every available core).

@@ -70,6 +70,12 @@ def _pos_axis(axis: int, rank: int | None) -> int:
 _CONV_MEMO: dict[tuple, tuple[str, dict[str, object]]] = {}
 """Convolution settings (op, attributes, input and weight shapes, bias) → canonical op and attributes."""
 _MEMO_LIMIT = 50_000
+_LABELS: dict[tuple, bytes] = {}
+"""(op, attributes, output shapes) → the bytes a node's hash starts with; networks repeat their layers."""
+_CONST_PIECES: dict[Shape | None, bytes] = {}
+"""Shape of a constant operand → how a reader hashes it."""
+_ATTR_TUPLES: dict[tuple, tuple] = {}
+"""A node's attribute items → its sorted plain attribute tuple (see :func:`_attr_tuple`)."""
 
 _MAX_TRACKED = 1 << 22
 """Largest tensor (elements) whose element order is followed through a layout chain with a Transpose."""
@@ -780,9 +786,10 @@ class _Builder:
         outs_of: list[tuple[Shape | None, ...]] = []
         attrs_of: list[tuple] = []
         consts_of: list[list[Shape]] = []
-        const_piece: dict[Shape | None, bytes] = {}
-        attr_memo: dict[tuple, tuple] = {}
-        label_memo: dict[tuple, bytes] = {}
+        const_piece, attr_memo, label_memo = _CONST_PIECES, _ATTR_TUPLES, _LABELS
+        for memo in (const_piece, attr_memo, label_memo):
+            if len(memo) > _MEMO_LIMIT:
+                memo.clear()
         blake = hashlib.blake2b
         for k, w in enumerate(work):
             outputs = w.outputs
@@ -790,7 +797,10 @@ class _Builder:
                 outs = (shapes.get(outputs[0]),)
             else:
                 outs = tuple([shapes.get(o) if o else None for o in outputs[: last_used[k] + 1]])
-            attrs = _attr_tuple(w.attrs, attr_memo) if w.attrs else ()
+            # the memos outlive the graph: only for ops whose attributes this module typed itself
+            # (an ``other`` node keeps a foreign file's own, where 1 and 1.0 would share an entry)
+            foreign = w.op == "other"
+            attrs = _attr_tuple(w.attrs, {} if foreign else attr_memo) if w.attrs else ()
             row = reads[k]
             if None in row:
                 consts = [shapes.get(i) or () for i in w.inputs if i and i in meta]
@@ -812,9 +822,11 @@ class _Builder:
             if len(pieces) > 1 and w.op in COMMUTATIVE:
                 pieces.sort()
             key = (w.op, attrs, outs)
-            label = label_memo.get(key)
+            label = None if foreign else label_memo.get(key)
             if label is None:
-                label = label_memo[key] = repr(key).encode() + b"\x00"
+                label = repr(key).encode() + b"\x00"
+                if not foreign:
+                    label_memo[key] = label
             h = blake(label + b"".join(pieces), digest_size=12).digest()
             fh.append(h)
             fh0.append(h + b"\x00\x00\x00\x00")

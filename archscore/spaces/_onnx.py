@@ -78,13 +78,13 @@ class NetBuilder:
 
     def constant(self, value: np.ndarray | float, kind: str = "const") -> str:
         name = self._name(kind)
-        self.initializers[name] = np.asarray(value, dtype=np.float32)
+        self.initializers[name] = _array(value, np.float32)
         return name
 
     def ints(self, values: Sequence[int] | int) -> str:
         """A small int64 constant (slice bounds, axes …; a scalar for an ``int``)."""
         name = self._name("ints")
-        self.initializers[name] = np.asarray(values, dtype=np.int64)
+        self.initializers[name] = _array(values, np.int64)
         return name
 
     def node(self, op: str, inputs: Sequence[str], kind: str | None = None, **attrs: object) -> str:
@@ -202,7 +202,7 @@ def node_proto(n: RawNode, settings: Sequence[tuple[str, object]]) -> onnx.NodeP
     return node
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=1024, typed=True)
 def _attribute(name: str, value: object) -> onnx.AttributeProto:
     """One attribute proto per distinct setting (networks repeat the same layers); copied into each node."""
     return helper.make_attribute(name, list(value) if isinstance(value, tuple) else value)
@@ -212,3 +212,20 @@ def _attribute(name: str, value: object) -> onnx.AttributeProto:
 def _decoded(settings: tuple[tuple[str, object], ...]) -> dict[str, object]:
     """Attributes as the parser decodes them (floats rounded to float32, as ONNX stores them); shared, never changed."""
     return {k: value for k, v in settings if (value := decode_attribute(_attribute(k, v))) is not None}
+
+
+def _array(value: object, dtype: type) -> np.ndarray:
+    """A small constant as an array; one read-only array per value (networks repeat their axes, bounds, scalars)."""
+    if isinstance(value, list):
+        value = tuple(value)
+    try:
+        return _shared_array(value, dtype)
+    except TypeError:  # an array (or a list of them): not shared
+        return np.asarray(value, dtype=dtype)
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _shared_array(value: object, dtype: type) -> np.ndarray:
+    array = np.asarray(value, dtype=dtype)
+    array.flags.writeable = False
+    return array
