@@ -451,8 +451,10 @@ def _infer_built(
 
     Whole-model inference (``data_prop=False``) is this sweep: each node's inference function sees
     its inputs' types and the values of constant inputs. A network repeats few distinct nodes, so
-    each is inferred once (:data:`_NODE_TYPES`) and met again as a dictionary look-up. Returns
-    whether some output is left without a full static shape (for :func:`_complete`).
+    each is inferred once (:data:`_NODE_TYPES`) and met again as a dictionary look-up. Each output
+    is checked (:func:`_inferred_shape`) before a later node sees it, so no Slice meets the negative
+    dimension that aborts ONNX (see :func:`_held_slices`). Returns whether some output is left
+    without a full static shape (for :func:`_complete`).
     """
     memo = _NODE_TYPES
     if len(memo) > _NODE_TYPES_LIMIT:
