@@ -24,7 +24,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -101,7 +101,7 @@ def _build(stream: str, space: str, dataset: str, cells: Sequence[str]) -> _Chun
                     i = index[n] = len(index)
                     new.append(n)
                 refs.append(i)
-            m = metas.get(text := repr(sorted(g.meta.items())))
+            m = metas.get(text := _meta_key(g.meta))
             if m is None:
                 m = metas[text] = len(meta_list)
                 meta_list.append(dict(g.meta))
@@ -150,7 +150,7 @@ class _Received:
             raise RuntimeError(f"graph cache: worker {chunk.worker} is out of step ({len(nodes)} ≠ {chunk.base} nodes)")
         shared = self.shared
         nodes.extend([shared.setdefault(n, n) for n in chunk.nodes])
-        metas = [self.metas.setdefault(repr(sorted(m.items())), m) for m in chunk.metas]
+        metas = [self.metas.setdefault(_meta_key(m), m) for m in chunk.metas]
         node = nodes.__getitem__
         return [ArchGraph.trusted(tuple(map(node, refs)), outputs, metas[m]) for refs, outputs, m in chunk.graphs]
 
@@ -295,7 +295,12 @@ class GraphCache:
         follows each set. Every cell is checked before anything is built: a bad one raises
         :class:`~archscore.errors.InvalidCellError` and nothing is stored.
         """
-        jobs = self._fill([(space, dataset, cells) for (space, dataset), cells in sets.items()], progress, keep=False)
+        from archscore.spaces import get
+
+        merged: dict[tuple[str, str], list[str]] = {}  # one job per shard: ("nb201", None) is ("nb201", "cifar10")
+        for (space, dataset), cells in sets.items():
+            merged.setdefault((space, get(space).dataset(dataset)), []).extend(cells)
+        jobs = self._fill([(space, dataset, cells) for (space, dataset), cells in merged.items()], progress, keep=False)
         return sum(job.missing for job in jobs)
 
     def _fill(
@@ -315,7 +320,7 @@ class GraphCache:
             cells = [c if c in cached else s.canonical(c) for c in cells]  # a stored key is canonical already
             missing = list(dict.fromkeys(c for c in cells if c not in cached))
             jobs.append(_Job(space, dataset, cells, cached, missing))
-        tasks = [(job, chunk) for job in jobs for chunk in job.chunks]
+        tasks = [(job, job.todo[i : i + CHUNK]) for job in jobs for i in range(0, job.missing, CHUNK)]
         parallel = self.workers > 1 and len(tasks) > 1
         stream, received = uuid.uuid4().hex, _Received()
         workers = min(self.workers, len(tasks))
@@ -327,11 +332,10 @@ class GraphCache:
             results = pool.map(_build, *args) if pool is not None else map(_build, *args)
             for (job, chunk), built in zip(tasks, results):  # in order: the sets complete one after another
                 job.graphs.update(zip(chunk, received.graphs(job.space, job.dataset, built)))
-                job.left -= 1
                 job.done += len(chunk)
                 if progress:
                     progress(job.space, job.dataset, job.done, job.missing)
-                if job.left == 0:
+                if job.done == job.missing:
                     received.done(job.space, job.dataset)
                     # graphs built in this stream share their nodes already; stored ones only among themselves
                     job.graphs = self.write(job.space, job.dataset, job.graphs, share=job.missing < len(job.graphs))
@@ -351,15 +355,8 @@ class _Job:
     cells: list[str]
     graphs: dict[str, ArchGraph]
     todo: list[str]
-    chunks: list[list[str]] = field(init=False)
-    left: int = field(init=False)
-    """Chunks not yet back from the workers."""
     done: int = 0
     """Graphs back from the workers."""
-
-    def __post_init__(self) -> None:
-        self.chunks = [self.todo[i : i + CHUNK] for i in range(0, len(self.todo), CHUNK)]
-        self.left = len(self.chunks)
 
     @property
     def missing(self) -> int:
@@ -402,6 +399,11 @@ def bundled_sets(sources: Sequence[str] | None = None) -> dict[tuple[str, str], 
     return {key: list(cells) for key, cells in sorted(sets.items(), key=lambda kv: order.index(kv[0][0]))}
 
 
+def _meta_key(meta: Mapping[str, object]) -> str:
+    """Graphs with equal metadata share one dict of it (in a worker's chunk, a build, a stored shard)."""
+    return repr(sorted(meta.items()))
+
+
 def _shared(graphs: dict[str, ArchGraph]) -> dict[str, ArchGraph]:
     """The same graphs with equal nodes (and equal metadata) as one object each.
 
@@ -420,6 +422,6 @@ def _shared(graphs: dict[str, ArchGraph]) -> dict[str, ArchGraph]:
             if same is None:
                 same = seen[id(n)] = nodes.setdefault(n, n)
             shared.append(same)
-        meta = metas.setdefault(repr(sorted(g.meta.items())), dict(g.meta))
+        meta = metas.setdefault(_meta_key(g.meta), dict(g.meta))
         out[cell] = ArchGraph.trusted(tuple(shared), g.outputs, meta)
     return out

@@ -147,3 +147,9 @@ def test_build_checks_every_cell_of_every_set_before_building(tmp_path) -> None:
     with pytest.raises(InvalidCellError):
         GraphCache(tmp_path, workers=2).build(sets)
     assert not any(tmp_path.rglob("*.pkl"))  # the valid sets before it were not built either
+
+
+def test_build_takes_two_spellings_of_one_set_as_one_shard(tmp_path) -> None:
+    sets = {("nb201", None): CELLS[:3], ("nb201", "cifar10"): CELLS[2:6]}  # cifar10 is NB201's default dataset
+    assert GraphCache(tmp_path, workers=2).build(sets) == 6
+    assert GraphCache(tmp_path).read("nb201", "cifar10").keys() == set(CELLS[:6])
