@@ -292,8 +292,9 @@ class GraphCache:
         One pool of worker processes serves every set, so the workers never wait between sets and
         keep what they learned of a space (ONNX inference of its layers, its cells); each shard is
         written as soon as its last graph arrives. ``progress(space, dataset, done, missing)``
-        follows each set. Every cell is checked before anything is built: a bad one raises
-        :class:`~archscore.errors.InvalidCellError` and nothing is stored.
+        follows each set; once ``done == missing`` the set is stored. Every cell is checked before
+        anything is built: a bad one raises :class:`~archscore.errors.InvalidCellError` and nothing
+        is stored.
         """
         from archscore.spaces import get
 
@@ -333,14 +334,14 @@ class GraphCache:
             for (job, chunk), built in zip(tasks, results):  # in order: the sets complete one after another
                 job.graphs.update(zip(chunk, received.graphs(job.space, job.dataset, built)))
                 job.done += len(chunk)
-                if progress:
-                    progress(job.space, job.dataset, job.done, job.missing)
                 if job.done == job.missing:
                     received.done(job.space, job.dataset)
                     # graphs built in this stream share their nodes already; stored ones only among themselves
                     job.graphs = self.write(job.space, job.dataset, job.graphs, share=job.missing < len(job.graphs))
-                    if not keep:
-                        job.graphs = {}
+                if progress:  # a set reported complete is stored
+                    progress(job.space, job.dataset, job.done, job.missing)
+                if job.done == job.missing and not keep:
+                    job.graphs = {}
         if not parallel:
             _SENT.clear()  # built in this process: the stream's record is not needed any more
         return jobs
