@@ -462,6 +462,7 @@ def score(
 ) -> None:
     """Rank architectures by predicted accuracy, with std, MACs, params and an out-of-distribution flag."""
     from archscore.models import load_predictor
+    from archscore.models.scoring import rank_order
 
     if (space is None) != (not cell):
         raise typer.BadParameter("--space and --cell go together")
@@ -491,7 +492,7 @@ def score(
     if reference is Reference.batch and len(ok) < 2:
         _fail(ArchscoreError("--reference batch needs at least 2 architectures"))
     rows = predictor.score([graphs[i] for i in ok], reference=reference.value) if ok else []
-    ranked = sorted(({"name": names[i], **r} for i, r in zip(ok, rows)), key=lambda r: -r["mean"])
+    ranked = [{"name": names[ok[i]], **rows[i]} for i in rank_order(rows)]
     for rank, r in enumerate(ranked, start=1):
         r["rank"] = rank
     shown = ranked[:top] if top else ranked
@@ -504,29 +505,51 @@ def score(
         import csv
         import sys
 
-        fields = ["rank", "name", "mean", "std", "macs", "params", "nearest", "distance", "ood"]
+        fields = ["rank", "name", "mean", "std", "interval_low", "interval_high", "target", "population",
+                  "percentile", "macs", "params", "nearest", "distance", "ood"]  # fmt: skip
         writer = csv.DictWriter(sys.stdout, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(shown)
+        writer.writerows({**r, "interval_low": r["interval"][0], "interval_high": r["interval"][1]} for r in shown)
     else:
-        table = Table(title=f"{predictor.target} (model: {model})")
-        for col, justify in (("#", "right"), ("architecture", "left"), ("predicted", "right"), ("MACs", "right"),
-                             ("params", "right"), ("nearest", "left"), ("", "left")):  # fmt: skip
+        table = Table(title=f"predicted accuracy (model: {model})")
+        for col, justify in (("#", "right"), ("architecture", "left"), ("predicted", "right"), ("90 % interval", "right"),
+                             ("for", "left"), ("MACs", "right"), ("params", "right"), ("nearest", "left"),
+                             ("", "left")):  # fmt: skip
             table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
         short = {r["name"]: Path(r["name"]).name if Path(r["name"]).suffix == ".onnx" else r["name"] for r in shown}
         if len(set(short.values())) < len(short):  # two files of one name in different folders: keep paths
             short = {r["name"]: r["name"] for r in shown}
         for r in shown:
             flag = "[yellow]OOD[/yellow]" if r["ood"] else ""
-            table.add_row(str(r["rank"]), short[r["name"]], f"{r['mean']:.3f} ± {r['std']:.3f}", _si(r["macs"]),
-                          _si(r["params"]), r["nearest"], flag)  # fmt: skip
+            table.add_row(str(r["rank"]), short[r["name"]], *_predicted(r), _si(r["macs"]), _si(r["params"]),
+                          r["nearest"], flag)  # fmt: skip
         out.print(table)
-        if any(r["ood"] for r in shown):
-            out.print("OOD: out of distribution, far from every population the model was trained on (a weak prior)")
+        _explain(shown)
     for name, error in failed:
         err.print(f"[red]error:[/red] {name}: {error}", highlight=False, soft_wrap=True)
     if failed:
         raise typer.Exit(2 if not ok else 1)
+
+
+def _predicted(r: dict) -> tuple[str, str, str]:
+    """The predicted value, its 90 % interval and what it is for, as table cells."""
+    lo, hi = r["interval"]
+    if r["target"].endswith("_top1"):
+        dataset = r["target"].removesuffix("_top1")
+        return f"{r['mean']:.1f} % ± {r['std']:.1f}", f"{lo:.1f}–{hi:.1f} %", f"{dataset} top-1"
+    return f"{r['mean']:.3f} ± {r['std']:.3f}", f"{lo:.2f}–{hi:.2f}", f"percentile in {r['population']}"
+
+
+def _explain(rows: list[dict]) -> None:
+    """What the scales and flags of a printed table mean, and what a user can do about OOD rows."""
+    if len({r["target"] for r in rows}) > 1:
+        out.print("Ranked by percentile within each row's own population: top-1 % and NAS percentiles differ in scale.")
+    if any(r["ood"] for r in rows):
+        out.print(
+            "OOD: unlike everything the model learned from; treat that prediction as a weak prior. Measure a few "
+            "such networks and run `archscore retrain --labels your.csv` to teach the model your kind.",
+            highlight=False,
+        )
 
 
 def _si(x: float) -> str:
@@ -534,6 +557,9 @@ def _si(x: float) -> str:
         if abs(x) >= scale:
             return f"{x / scale:.2f}{unit}"
     return f"{x:.0f}"
+
+
+DEMO_NETWORKS = ("resnet50", "mobilenet_v3_large", "efficientnet_b0", "vit_b_16", "convnext_tiny", "regnet_y_8gf")
 
 
 @app.command()
@@ -546,12 +572,25 @@ def demo() -> None:
 
     predictor = load_predictor("default")
     rows = predictor.score([example_path(e) for e in examples()])
-    table = Table(title="bundled example networks (predicted accuracy percentile within their nearest space)")
-    for col in ("network", "predicted", "MACs", "params", "nearest population", ""):
+    table = Table(title="bundled example networks: predicted accuracy")
+    for col in ("network", "predicted", "90 % interval", "for", "MACs", "params", "nearest", ""):
         table.add_column(col)
     for name, r in zip(examples(), rows):
-        table.add_row(name, f"{r['mean']:.3f} ± {r['std']:.3f}", _si(r["macs"]), _si(r["params"]), r["nearest"],
+        table.add_row(name, *_predicted(r), _si(r["macs"]), _si(r["params"]), r["nearest"],
                       "out of distribution" if r["ood"] else "")  # fmt: skip
+    out.print(table)
+    _explain(rows)
+    from archscore.data.zoo import zoo_rows
+
+    real = zoo_rows("imagenet1k", "torchvision")
+    picks = [i for i, n in enumerate(real.names) if n.split(":")[1] in DEMO_NETWORKS]
+    scored = predictor.score([real.graphs[i] for i in picks])
+    table = Table(title="real ImageNet networks (weight-free exports in the bundled zoo, which the model trained on)")
+    for col in ("network", "predicted top-1", "90 % interval", "measured top-1", "MACs", "params"):
+        table.add_column(col)
+    for i, r in sorted(zip(picks, scored), key=lambda p: -p[1]["mean"]):
+        table.add_row(real.names[i], f"{r['mean']:.1f} %", f"{r['interval'][0]:.1f}–{r['interval'][1]:.1f} %",
+                      f"{real.y[i]:.1f} %", _si(r["macs"]), _si(r["params"]))  # fmt: skip
     out.print(table)
     t = data.load("nb201", target="cifar10_val_acc")
     order = sorted(range(len(t.y)), key=lambda i: t.y[i])

@@ -46,6 +46,9 @@ class Source:
     dataset: str | None = None
     """The space's dataset every row was measured on, for a table of one setting (HAT's per-task files,
     FBNet's CIFAR-100 latencies); ``None`` when a row carries labels for several (NB201, TransNAS)."""
+    onnx_archive: str | None = None
+    """For real networks (no search space): the bundled zip of their weight-free ONNX files, which the
+    architecture column names (members of the zip)."""
 
 
 _NB201_LATENCY_DEVICES = (
@@ -187,6 +190,20 @@ SOURCES: dict[str, Source] = {
             space="nbgraph",
             groups=("dataset",),
             id_columns=("bench_key",),
+        ),
+        Source(
+            "zoo",
+            ("zoo/zoo.csv.gz",),
+            "Real networks with measured accuracy: torchvision's ImageNet-1K classifiers (weights meta) and "
+            "pytorchcv's ImageNet-1K, CIFAR-10/100 and SVHN models, each as a weight-free ONNX export; one row "
+            "per labelled weights entry, with its design family; filter on dataset, source or family",
+            "PyPI torchvision 0.29.1 (weights meta), pytorchcv 0.0.74 (model_metainfos.csv and its documented "
+            "ImageNet-1K table); networks exported by benchmarks/build_zoo.py",
+            "BSD-3-Clause (torchvision); MIT (pytorchcv)",
+            ("onnx",),
+            groups=("dataset", "source", "family"),
+            text_columns=("name", "model", "weights", "family", "onnx"),
+            onnx_archive="zoo/zoo_onnx.zip",
         ),
         Source(
             "nb101_pool",

@@ -60,6 +60,10 @@ class Table:
         Raises:
             ArchscoreError: The rows belong to no single search space (a table mixing spaces, not filtered).
         """
+        if SOURCES[self.source].onnx_archive is not None:
+            from archscore.data.zoo import zoo_graphs
+
+            return zoo_graphs(self.archs, cache=cache)
         if self.space is None or self.cells is None:
             column = SOURCES[self.source].space_column
             raise ArchscoreError(
@@ -100,7 +104,7 @@ def data_version() -> str:
         for child in sorted(entry.iterdir(), key=lambda e: e.name):
             if child.is_dir():
                 walk(child, f"{prefix}{child.name}/")
-            elif child.name.endswith((".csv.gz", ".md")):
+            elif child.name.endswith((".csv.gz", ".md", ".zip")):
                 h.update(f"{prefix}{child.name}".encode() + b"\0" + child.read_bytes())
 
     walk(root, "")

@@ -117,6 +117,17 @@ def as_graphs(archs: object) -> list[ArchGraph]:
     return [a if isinstance(a, ArchGraph) else from_onnx(a) for a in archs]
 
 
+def rank_order(rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Indices of scored rows (:meth:`ScoringModel.score`), best first.
+
+    Rows of one target are ordered by ``mean``; rows of several targets (a real network's top-1
+    beside a cell's percentile) by their ``percentile`` within their own population, the one
+    scale they share.
+    """
+    key = "mean" if len({r["target"] for r in rows}) <= 1 else "percentile"
+    return sorted(range(len(rows)), key=lambda i: -rows[i][key])
+
+
 class ScoringModel:
     """Encoders and a predictor fitted together on one or more labelled tasks.
 
@@ -281,9 +292,36 @@ class ScoringModel:
         which, d = self._nearest(stats)
         return [self.population_names_[i] for i in which], d, d > self.ood_threshold_
 
+    def fit_heads(self, sets: dict[str, tuple[list[ArchGraph], np.ndarray, list[str], list[str]]]) -> ScoringModel:
+        """Fit the real-network accuracy heads: per zoo dataset, (graphs, top-1 %, families, names).
+
+        A network whose interface is that dataset's classifier (see
+        :func:`~archscore.models.realnet.classifier_setting`) is then answered in top-1 % by
+        :meth:`score` (see there); the percentile model is unchanged.
+        """
+        from archscore.models.realnet import AccuracyHead
+
+        self.heads_ = {
+            ds: AccuracyHead(ds, seed=self.seed).fit(graphs, y, families, names)
+            for ds, (graphs, y, families, names) in sets.items()
+        }
+        return self
+
     def score(self, archs, reference: str | list | None = None) -> list[dict[str, Any]]:
-        """Per architecture: predicted ``mean`` and ``std``, ``macs``, ``params``, and the nearest
-        population with the ``distance`` to it and the ``ood`` flag (what the CLI and service report)."""
+        """Per architecture, what the CLI and service report.
+
+        ``mean``, ``std`` and the 90 % ``interval`` of the ``target`` for the named ``population``;
+        its ``percentile`` within that population; ``macs`` and ``params``; the ``nearest`` thing
+        the model learned from, the ``distance`` to it and the ``ood`` flag.
+
+        Which answer: a network that is an ImageNet-1K classifier by its interface, or a CIFAR one
+        that is far from every NAS benchmark population, gets the real-network head of its
+        dataset (``target`` ``imagenet1k_top1`` …, in %, ``population`` ``zoo/imagenet1k``,
+        ``nearest`` the most similar labelled network); every other architecture gets the
+        within-space percentile (``target`` the model's, ``population`` its nearest benchmark task).
+        """
+        from archscore.models.realnet import Z90, classifier_setting
+
         self._check_fitted()
         graphs = as_graphs(archs)
         if not graphs:
@@ -291,10 +329,14 @@ class ScoringModel:
         stats = self._stats(graphs)  # once, for both the features and the distance
         mean, std = self.predictor_.predict(self._features(graphs, stats, reference), return_std=True)
         nearest, distance, ood = self._distance(stats)
-        return [
+        rows = [
             {
                 "mean": float(m),
                 "std": float(s),
+                "interval": [float(max(m - Z90 * s, 0.0)), float(min(m + Z90 * s, 1.0))],
+                "target": self.target,
+                "population": n,
+                "percentile": float(m),
                 "macs": int(g.total_macs),
                 "params": int(g.total_params),
                 "nearest": n,
@@ -303,6 +345,30 @@ class ScoringModel:
             }
             for g, m, s, n, d, o in zip(graphs, mean, std, nearest, distance, ood)
         ]
+        heads = getattr(self, "heads_", {})
+        routed: dict[str, list[int]] = {}
+        for i, g in enumerate(graphs):
+            setting = classifier_setting(g)
+            if setting in heads and (setting == "imagenet1k" or rows[i]["ood"]):
+                routed.setdefault(setting, []).append(i)
+        for setting, idx in routed.items():
+            head = heads[setting]
+            sub = [graphs[i] for i in idx]
+            m, s = head.predict(sub, return_std=True)
+            near, dist, far = head.nearest(sub)
+            for k, i in enumerate(idx):
+                rows[i].update(
+                    mean=float(m[k]),
+                    std=float(s[k]),
+                    interval=[float(max(m[k] - Z90 * s[k], 0.0)), float(min(m[k] + Z90 * s[k], 100.0))],
+                    target=f"{setting}_top1",
+                    population=f"zoo/{setting}",
+                    percentile=float(head.percentile(m[k : k + 1])[0]),
+                    nearest=near[k],
+                    distance=float(dist[k]),
+                    ood=bool(far[k]),
+                )
+        return rows
 
     # -- persistence -----------------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
@@ -341,8 +407,18 @@ class ScoringModel:
             joblib.dump(pred, tmp)
             os.replace(tmp, folder / "predictor.joblib")
             files["predictor.joblib"] = _sha256(folder / "predictor.joblib")
+        heads = {}
+        for ds, head in getattr(self, "heads_", {}).items():
+            names = []
+            for i, b in enumerate(head.boosters()):
+                name = f"head_{ds}_{i}.lgb.txt"
+                _write_atomic(folder / name, b.model_to_string().encode())
+                files[name] = _sha256(folder / name)
+                names.append(name)
+            heads[ds] = {"state": head.state(), "boosters": names}
         doc = {
             "format": FORMAT_VERSION,
+            "heads": heads,
             "config": self.config(),
             "metadata": self.metadata,
             "populations": {
@@ -404,6 +480,18 @@ class ScoringModel:
 
             pred = joblib.load(folder / "predictor.joblib")
         model.predictor_ = pred
+        if doc.get("heads"):
+            import lightgbm
+
+            from archscore.models.realnet import AccuracyHead
+
+            model.heads_ = {}
+            for ds, h in doc["heads"].items():
+                boosters = [lightgbm.Booster(model_str=(folder / n).read_text()) for n in h["boosters"]]
+                try:
+                    model.heads_[ds] = AccuracyHead.from_state(h["state"], boosters)
+                except (KeyError, ValueError) as e:
+                    raise ModelFormatError(f"{folder}: real-network head {ds!r} unreadable ({e})") from None
         return model
 
     def __repr__(self) -> str:

@@ -40,16 +40,21 @@ class OutOfBag:
 
     def noise_std(self, y: np.ndarray) -> float:
         """The smallest σ with 90 % of out-of-bag residuals inside ``±Z90·sqrt(spread² + σ²)``; 0 without OOB rows."""
-        from archscore.training.metrics import Z90
-
         count, total, squares = self.sums
         seen = count > 0
         if seen.sum() < 2:
             return 0.0  # e.g. one member without bootstrap: nothing is out of bag
         mean = total[seen] / count[seen]
         spread2 = np.maximum(squares[seen] / count[seen] - mean**2, 0.0)
-        need = (np.asarray(y, dtype=np.float64)[seen] - mean) ** 2 / Z90**2 - spread2  # σ² each row needs
-        return float(np.sqrt(max(np.quantile(need, 0.9), 0.0)))
+        return calibrated_noise(np.asarray(y, dtype=np.float64)[seen], mean, spread2)
+
+
+def calibrated_noise(y: np.ndarray, mean: np.ndarray, spread2: np.ndarray) -> float:
+    """The smallest σ with 90 % of residuals ``y − mean`` inside ``±Z90·sqrt(spread2 + σ²)`` (held-out rows)."""
+    from archscore.training.metrics import Z90
+
+    need = (y - mean) ** 2 / Z90**2 - spread2  # σ² each row needs
+    return float(np.sqrt(max(np.quantile(need, 0.9), 0.0)))
 
 
 def bootstrap_rows(rng: np.random.Generator, n: int, bootstrap: bool) -> tuple[np.ndarray, np.ndarray]:

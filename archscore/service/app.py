@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from archscore import __version__
 from archscore.errors import ArchscoreError, ModelLimitError
 from archscore.models.inputs import read_record
+from archscore.models.scoring import rank_order
 from archscore.service.models import ModelDescription, ServedModel
 
 log = logging.getLogger("archscore.service")
@@ -74,12 +75,16 @@ class Score(BaseModel):
     index: int
     name: str | None
     id: str
-    rank: int = Field(..., description="1 = highest predicted value in this request.")
-    mean: float
+    rank: int = Field(..., description="1 = best in this request (by mean; by percentile when targets differ).")
+    mean: float = Field(..., description="The predicted target: top-1 % for a real network, else a percentile.")
     std: float
+    interval: tuple[float, float] = Field(..., description="90 % interval of the target.")
+    target: str = Field(..., description="What is predicted: imagenet1k_top1, cifar10_top1, … or accuracy_percentile.")
+    population: str = Field(..., description="The population the prediction is for (zoo/imagenet1k, nb201/cifar10 …).")
+    percentile: float = Field(..., description="The prediction's percentile within that population.")
     macs: int
     params: int
-    nearest: str = Field(..., description="The training population this architecture is closest to.")
+    nearest: str = Field(..., description="The closest thing the model learned from: a benchmark task or a zoo network.")
     distance: float
     ood: bool = Field(..., description="Far from every training population: treat the prediction as a weak prior.")
 
@@ -190,7 +195,7 @@ def create_app(
         if reference == "batch" and len(archs) < 2:
             raise HTTPException(422, "reference 'batch' needs at least 2 architectures")
         rows = await anyio.to_thread.run_sync(lambda: model.score([a.graph for a in archs], reference=reference))
-        order = sorted(range(len(rows)), key=lambda i: -rows[i]["mean"])
+        order = rank_order(rows)
         ranks = {i: r + 1 for r, i in enumerate(order)}
         results = [
             {"index": i, "name": items[i][0], "id": a.id, "rank": ranks[i], **row}

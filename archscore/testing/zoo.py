@@ -114,6 +114,34 @@ class ViTSmall(nn.Module):
         return self.head(x[:, 0])
 
 
+class MixerBlock(nn.Module):
+    def __init__(self, tokens: int, dim: int) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.token_mlp = nn.Sequential(nn.Linear(tokens, 2 * tokens), nn.GELU(), nn.Linear(2 * tokens, tokens))
+        self.norm2 = nn.LayerNorm(dim)
+        self.channel_mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.token_mlp(self.norm1(x).transpose(1, 2)).transpose(1, 2)
+        return x + self.channel_mlp(self.norm2(x))
+
+
+class MixerSmall(nn.Module):
+    """An MLP-Mixer: patches mixed by MLPs across tokens and across channels, no attention."""
+
+    def __init__(self, img: int = 32, patch: int = 8, dim: int = 64, depth: int = 2, num_classes: int = 10) -> None:
+        super().__init__()
+        self.embed = nn.Conv2d(3, dim, patch, patch)
+        self.blocks = nn.Sequential(*[MixerBlock((img // patch) ** 2, dim) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.blocks(self.embed(x).flatten(2).transpose(1, 2))
+        return self.head(self.norm(x).mean(1))
+
+
 class DenseLayer(nn.Module):
     def __init__(self, cin: int, growth: int) -> None:
         super().__init__()
@@ -220,6 +248,16 @@ ZOO: dict[str, Callable[[], tuple[nn.Module, torch.Tensor]]] = {
     "mlp": lambda: (MLP(), torch.randn(1, 784)),
     "rnn": lambda: (RecurrentNet(), torch.randn(1, 12, 32)),
 }
+
+IMAGENET_ZOO: dict[str, Callable[[], tuple[nn.Module, torch.Tensor]]] = {
+    "resnet_imagenet": lambda: (ResNetSmall(num_classes=1000), torch.randn(1, 3, 224, 224)),
+    "mbconv_imagenet": lambda: (MobileNetV2Small(num_classes=1000), torch.randn(1, 3, 224, 224)),
+    "vit_imagenet": lambda: (ViTSmall(img=224, patch=16, dim=96, depth=4, num_classes=1000), torch.randn(1, 3, 224, 224)),
+    "mixer_imagenet": lambda: (MixerSmall(img=224, patch=16, dim=96, depth=4, num_classes=1000),
+                               torch.randn(1, 3, 224, 224)),
+    "resnet50": lambda: (ResNet50(), torch.randn(1, 3, 224, 224)),
+}
+"""Networks with an ImageNet-1K interface (224 px in, 1000 classes out): small ones of each kind, and ResNet-50."""
 """The six reference networks, each as a builder of ``(eval-mode module, example input)``."""
 
 EXPORTS: dict[str, dict] = {
@@ -255,7 +293,7 @@ def trained_like(module: nn.Module) -> nn.Module:
 def build(name: str) -> tuple[nn.Module, torch.Tensor]:
     """Return the eval-mode reference network ``name`` and an example input."""
     torch.manual_seed(0)
-    module, x = ZOO[name]() if name in ZOO else (ResNet50(), torch.randn(1, 3, 224, 224))
+    module, x = {**ZOO, **IMAGENET_ZOO}.get(name, IMAGENET_ZOO["resnet50"])()
     trained_like(module)
     return module.eval(), x
 

@@ -21,6 +21,7 @@ Written as TOML (``archscore train --config FILE``) or JSON (what a run logs as 
     gate_margin = 0.005                # a new model must beat the champion by this much
     optuna_trials = 0                  # predictor hyperparameter search (nested runs)
     optuna_timeout = 60.0              # … within this many seconds
+    real_networks = ["imagenet1k"]     # zoo datasets with a real-network accuracy head (top-1 %)
 
     [predictor_params]
     n_members = 5
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from archscore.errors import ArchscoreError, UnknownNameError
+from archscore.models.realnet import DATASETS as REAL_NETWORK_DATASETS
 from archscore.models.scoring import PREDICTORS, TRANSFORMS, make_predictor, parse_parts
 from archscore.training.tasks import Task, zero_shot_tasks
 
@@ -75,6 +77,9 @@ class TrainConfig:
     gate_margin: float = 0.005
     optuna_trials: int = 0
     optuna_timeout: float = 60.0
+    real_networks: list[str] = field(default_factory=list)
+    """Datasets of the bundled zoo of real networks (``imagenet1k``, ``cifar10``, ``cifar100``) the
+    model learns top-1 accuracy for (see :mod:`archscore.models.realnet`); empty: percentiles only."""
     experiment: str = "archscore"
 
     def task_list(self) -> list[Task]:
@@ -106,6 +111,9 @@ class TrainConfig:
             raise ConfigError(f"eval_fraction must be in (0, 1), got {self.eval_fraction}")
         if self.gate_margin < 0 or self.optuna_trials < 0 or self.optuna_timeout <= 0:
             raise ConfigError("gate_margin and optuna_trials must be ≥ 0 and optuna_timeout > 0")
+        bad = [d for d in self.real_networks if d not in REAL_NETWORK_DATASETS]
+        if bad:
+            raise ConfigError(f"real_networks {bad}: choose from {', '.join(REAL_NETWORK_DATASETS)}")
         for limit in ("max_rows", "nbgraph_rows", "eval_rows"):
             value = getattr(self, limit)
             if value is not None and value < 2:

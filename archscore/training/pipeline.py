@@ -157,6 +157,18 @@ def leave_one_space_out(config: TrainConfig, data: Dataset, say: Callable[[str],
     return out
 
 
+def fit_heads(model: ScoringModel, datasets: list[str], say: Callable[[str], None] = log.info) -> ScoringModel:
+    """Fit the model's real-network accuracy heads on the bundled zoo (one per dataset)."""
+    from archscore.data.zoo import zoo_rows
+
+    sets = {}
+    for ds in datasets:
+        rows = zoo_rows(ds)
+        sets[ds] = (rows.graphs, rows.y, rows.families, rows.names)
+        say(f"real networks {ds}: {len(rows)} labelled networks, {len(set(rows.families))} families")
+    return model.fit_heads(sets)
+
+
 def _fresh(config: TrainConfig, params: dict | None = None) -> ScoringModel:
     return ScoringModel(
         target=config.target,
@@ -358,9 +370,13 @@ def train(
 
         t0 = time.perf_counter()
         model = _fresh(used).fit(data.groups())
+        if used.real_networks:
+            fit_heads(model, used.real_networks, say)
         fit_seconds = time.perf_counter() - t0
         per_task, table = evaluate(model, data.eval)
         scores = {**summary(per_task), "fit_seconds": fit_seconds, "n_train": model.n_train_}
+        for ds, head in getattr(model, "heads_", {}).items():  # held out by family inside the zoo
+            scores.update({f"zoo/{ds}/{k}": v for k, v in metrics.evaluate(head.cv_y_, head.cv_mean_, head.cv_std_).items()})
         for task, ms in per_task.items():
             scores.update({f"{task}/{k}": v for k, v in ms.items()})
         if config.leave_one_space_out:
