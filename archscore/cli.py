@@ -126,9 +126,9 @@ def data_list() -> None:
         t = data.load(name)
         targets = t.targets
         shown = ", ".join(targets[:2]) + (f" (+{len(targets) - 2})" if len(targets) > 2 else "")
-        size = sum(len(bundled_path(f).read_bytes()) for f in src.files)
+        size = sum(len(bundled_path(f).read_bytes()) for f in (*src.files, *filter(None, [src.onnx_archive])))
         licences = ", ".join(dict.fromkeys(re.findall(r"Apache-2\.0|MIT|BSD", src.licence)))
-        table.add_row(name, f"{len(t):,}", src.space or "-", shown or "(unlabeled)", f"{size / 1e6:.2f} MB", licences)
+        table.add_row(name, f"{len(t):,}", src.space or ("real networks" if src.onnx_archive else "-"), shown or "(unlabeled)", f"{size / 1e6:.2f} MB", licences)
     out.print(table)
     out.print("Sources and licence texts: archscore/data/bundled/LICENSES.md", highlight=False)
 
@@ -513,16 +513,14 @@ def score(
     else:
         table = Table(title=f"predicted accuracy (model: {model})")
         for col, justify in (("#", "right"), ("architecture", "left"), ("predicted", "right"), ("90 % interval", "right"),
-                             ("for", "left"), ("MACs", "right"), ("params", "right"), ("nearest", "left"),
-                             ("", "left")):  # fmt: skip
-            table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
+                             ("for", "left"), ("MACs", "right"), ("params", "right"), ("", "left")):  # fmt: skip
+            table.add_column(col, justify=justify, overflow="fold", min_width={"architecture": 12, "": 3}.get(col))  # type: ignore[arg-type]
         short = {r["name"]: Path(r["name"]).name if Path(r["name"]).suffix == ".onnx" else r["name"] for r in shown}
         if len(set(short.values())) < len(short):  # two files of one name in different folders: keep paths
             short = {r["name"]: r["name"] for r in shown}
         for r in shown:
             flag = "[yellow]OOD[/yellow]" if r["ood"] else ""
-            table.add_row(str(r["rank"]), short[r["name"]], *_predicted(r), _si(r["macs"]), _si(r["params"]),
-                          r["nearest"], flag)  # fmt: skip
+            table.add_row(str(r["rank"]), short[r["name"]], *_predicted(r), _si(r["macs"]), _si(r["params"]), flag)
         out.print(table)
         _explain(shown)
     for name, error in failed:
@@ -535,9 +533,8 @@ def _predicted(r: dict) -> tuple[str, str, str]:
     """The predicted value, its 90 % interval and what it is for, as table cells."""
     lo, hi = r["interval"]
     if r["target"].endswith("_top1"):
-        dataset = r["target"].removesuffix("_top1")
-        return f"{r['mean']:.1f} % ± {r['std']:.1f}", f"{lo:.1f}–{hi:.1f} %", f"{dataset} top-1"
-    return f"{r['mean']:.3f} ± {r['std']:.3f}", f"{lo:.2f}–{hi:.2f}", f"percentile in {r['population']}"
+        return f"{r['mean']:.1f} % ± {r['std']:.1f}", f"{lo:.1f}–{hi:.1f} %", f"{r['target'].removesuffix('_top1')} top-1"
+    return f"{r['mean']:.3f} ± {r['std']:.3f}", f"{lo:.2f}–{hi:.2f}", f"{r['population']} percentile"
 
 
 def _explain(rows: list[dict]) -> None:
@@ -573,11 +570,10 @@ def demo() -> None:
     predictor = load_predictor("default")
     rows = predictor.score([example_path(e) for e in examples()])
     table = Table(title="bundled example networks: predicted accuracy")
-    for col in ("network", "predicted", "90 % interval", "for", "MACs", "params", "nearest", ""):
-        table.add_column(col)
+    for col in ("network", "predicted", "90 % interval", "for", "MACs", "params", ""):
+        table.add_column(col, overflow="fold", min_width={"network": 17, "": 3}.get(col))
     for name, r in zip(examples(), rows):
-        table.add_row(name, *_predicted(r), _si(r["macs"]), _si(r["params"]), r["nearest"],
-                      "out of distribution" if r["ood"] else "")  # fmt: skip
+        table.add_row(name, *_predicted(r), _si(r["macs"]), _si(r["params"]), "OOD" if r["ood"] else "")
     out.print(table)
     _explain(rows)
     from archscore.data.zoo import zoo_rows
@@ -585,11 +581,11 @@ def demo() -> None:
     real = zoo_rows("imagenet1k", "torchvision")
     picks = [i for i, n in enumerate(real.names) if n.split(":")[1] in DEMO_NETWORKS]
     scored = predictor.score([real.graphs[i] for i in picks])
-    table = Table(title="real ImageNet networks (weight-free exports in the bundled zoo, which the model trained on)")
+    table = Table(title="real ImageNet networks of torchvision (from the bundled zoo: in the model's training data)")
     for col in ("network", "predicted top-1", "90 % interval", "measured top-1", "MACs", "params"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold", min_width=18 if col == "network" else None)
     for i, r in sorted(zip(picks, scored), key=lambda p: -p[1]["mean"]):
-        table.add_row(real.names[i], f"{r['mean']:.1f} %", f"{r['interval'][0]:.1f}–{r['interval'][1]:.1f} %",
+        table.add_row(real.names[i].split(":", 1)[1], f"{r['mean']:.1f} %", f"{r['interval'][0]:.1f}–{r['interval'][1]:.1f} %",
                       f"{real.y[i]:.1f} %", _si(r["macs"]), _si(r["params"]))  # fmt: skip
     out.print(table)
     t = data.load("nb201", target="cifar10_val_acc")

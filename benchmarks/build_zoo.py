@@ -266,7 +266,7 @@ def _test_crop(config_class, path: str, name: str) -> tuple[int, str]:
         cfg = config_class.fromfile(path)
         key = json.dumps(_strip(cfg.model.to_dict()), sort_keys=True, default=str)
         pipeline = cfg.get("test_pipeline") or cfg.test_dataloader.dataset.pipeline
-        crop = next((d["crop_size"] for d in pipeline if d["type"] == "CenterCrop"), None)
+        crop = next((d["crop_size"] for d in pipeline if d["type"].endswith("CenterCrop")), None)
         if crop is None:
             crop = next(d["scale"] for d in pipeline if d["type"] in ("Resize", "ResizeEdge"))
         return int(crop[0] if isinstance(crop, (list, tuple)) else crop), key
@@ -431,12 +431,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--limit", type=int, default=None, help="only the first N networks (a quick check)")
+    parser.add_argument("--sources", default="torchvision,pytorchcv,mmpretrain", help="comma-separated sources")
     parser.add_argument("--out", type=Path, default=OUT, help="folder of zoo.csv.gz and zoo_onnx.zip")
     parser.add_argument("--report", type=Path, default=REPORT)
     args = parser.parse_args(argv)
 
     skipped: list[dict] = []
-    entries = torchvision_entries(skipped) + pytorchcv_entries(skipped) + mmpretrain_entries(skipped)
+    readers = {"torchvision": torchvision_entries, "pytorchcv": pytorchcv_entries, "mmpretrain": mmpretrain_entries}
+    entries = [e for source in args.sources.split(",") for e in readers[source](skipped)]
     for e in entries:
         e["family"] = family(e["model"])
         e.setdefault("linear_probe", 0)

@@ -174,7 +174,7 @@ def read_source(name: str) -> dict[str, Column]:
     return merged
 
 
-def load(source: str, target: str | None = None, **where: str) -> Table:
+def load(source: str, /, target: str | None = None, **where: str) -> Table:
     """Architectures of a bundled ``source`` with their ``target`` values.
 
     Args:
@@ -182,7 +182,8 @@ def load(source: str, target: str | None = None, **where: str) -> Table:
         target: A numeric column of the source, e.g. ``"cifar10_val_acc"`` or ``"latency_pixel3"``;
             ``None`` for architectures only.
         where: Filters on the source's text columns, e.g. ``search_space="nasbench201",
-            dataset="cifar10"`` for ``naslib_zc``.
+            dataset="cifar10"`` for ``naslib_zc`` (``source="torchvision"`` for ``zoo``: ``source`` is
+            positional-only, so a column may share its name).
 
     Raises:
         UnknownNameError: The source, target or a filter is not in the table; the message lists

@@ -58,10 +58,25 @@ def zoo_graphs(members: Sequence[str], cache: GraphCache | None = None) -> list[
             unknown = [m for m in missing if m not in names]
             if unknown:
                 raise UnknownNameError(f"the zoo has no network(s) {', '.join(unknown[:5])}")
-            # everything at once: the shard is written once, whoever asks for a part of it
-            built = {m: from_onnx(z.read(m)) for m in sorted(names - set(stored))}
+        # everything at once, on every core: the shard is written once, whoever asks for a part of it
+        todo = sorted(names - set(stored))
+        chunks = [todo[i :: cache.workers] for i in range(cache.workers)]
+        if cache.workers > 1 and len(todo) > 50:
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(cache.workers) as pool:
+                built = {k: v for part in pool.map(_parse_members, chunks) for k, v in part.items()}
+        else:
+            built = _parse_members(todo)
         stored = cache.write("zoo", shard, {**stored, **built})
     return [stored[m] for m in members]
+
+
+def _parse_members(members: Sequence[str]) -> dict[str, ArchGraph]:
+    """ArchGraphs of some members of the archive (in a worker process, or here)."""
+    raw, _ = _archive()
+    with zipfile.ZipFile(io.BytesIO(raw)) as z:
+        return {m: from_onnx(z.read(m)) for m in members}
 
 
 @dataclass

@@ -41,7 +41,8 @@ def model_card(model: ScoringModel, config: TrainConfig, scores: dict[str, float
         "candidate set*: the prediction is a percentile (0 = worst, 1 = best of a comparable population), with",
         "a std. Use it to pre-screen candidates before training them, or as the prior of a search loop;",
         "retrain it with your own measurements (`archscore retrain --labels FILE`) for your space and task.",
-        "Not a predictor of absolute accuracy, and not of latency.",
+        "Real networks with an ImageNet-1K or CIFAR interface get their top-1 accuracy in % instead (below);",
+        "not a predictor of latency.",
         "",
         "## Model",
         f"- encoder `{model.encoder}` (free statistics of the ArchGraph, and the same standardised against the",
@@ -77,6 +78,24 @@ def model_card(model: ScoringModel, config: TrainConfig, scores: dict[str, float
             "",
             "Averages: " + ", ".join(f"{k[5:]} {v:.3f}" for k, v in scores.items() if k.startswith("loso/mean_")),
         ]
+    heads = getattr(model, "heads_", {})
+    if heads:
+        zoo = {f"zoo/{ds}": {k.rsplit("/", 1)[1]: v for k, v in scores.items() if k.startswith(f"zoo/{ds}/")}
+               for ds in heads}  # fmt: skip
+        lines += [
+            "",
+            "## Real networks (top-1 % of ImageNet-1K / CIFAR classifiers)",
+            "",
+            "A network whose interface is an ImageNet-1K classifier (3 × ≥96 px in, 1000 classes out), or a CIFAR",
+            "one (32 px, 10/100 classes) far from every NAS population, is answered in top-1 % by a head trained on",
+            "the bundled zoo of real networks (" + ", ".join(f"{ds}: {len(h.y_sorted_)} networks" for ds, h in
+                                                       heads.items()) + "). Held out by design family inside",
+            "the training rows (grouped cross-validation, the calibration of the interval):",
+            "",
+            *_table(zoo, ("kendall_tau", "spearman_rho", "mae", "coverage90")),
+            "",
+            "The leave-one-family-out protocol with its baselines is `benchmarks/zoo.py` (results beside it).",
+        ]
     lines += [
         "",
         "## Limits",
@@ -87,5 +106,8 @@ def model_card(model: ScoringModel, config: TrainConfig, scores: dict[str, float
         "- Zero-shot quality varies by space (see the table above and `benchmarks/results/zero_shot.md`): strong on",
         "  NB201/NB101-like cell spaces, weak on TransNAS macro and several NAS-Bench-Graph datasets.",
         "- Accuracy only; latency needs measurements on the target device (see the few-shot latency benchmark).",
+        "- Real-network accuracies are those their libraries' recipes reached; a network trained with a much",
+        "  stronger or weaker recipe than its design family's will be off by that much. A real network flagged",
+        "  `ood` is unlike every zoo network: measure a few of its kind and retrain.",
     ]
     return "\n".join(lines) + "\n"

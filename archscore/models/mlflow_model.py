@@ -4,8 +4,9 @@ MLflow loads this file and the ``model`` artefact (a :class:`~archscore.models.s
 folder) — no pickled Python object is involved. Input: a DataFrame (or the records of
 ``mlflow models serve``'s ``dataframe_records``) whose rows name architectures by ``onnx`` (a
 path), ``onnx_base64``, or ``space`` + ``cell`` (+ ``dataset``). Output: one row per input with
-``mean`` and ``std`` of the model's target, the nearest reference population, the distance to it
-and the out-of-distribution flag.
+``mean``, ``std`` and the 90 % interval (``low``, ``high``) of the row's ``target`` for its
+``population`` (top-1 % for a real network, see :meth:`ScoringModel.score`), its ``percentile``
+there, the nearest thing the model learned from, the distance to it and the out-of-distribution flag.
 """
 
 import mlflow
@@ -29,8 +30,11 @@ class ArchscoreModel(PythonModel):
         archs = read_records(records, "model input")
         reference = (params or {}).get("reference") or "nearest"
         rows = self.model.score([a.graph for a in archs], reference=reference)
-        columns = ("mean", "std", "nearest", "distance", "ood")
-        return pd.DataFrame([{"id": a.id, **{k: r[k] for k in columns}} for a, r in zip(archs, rows)])
+        columns = ("mean", "std", "target", "population", "percentile", "nearest", "distance", "ood")
+        return pd.DataFrame(
+            [{"id": a.id, **{k: r[k] for k in columns}, "low": r["interval"][0], "high": r["interval"][1]}
+             for a, r in zip(archs, rows)]
+        )  # fmt: skip
 
 
 mlflow.models.set_model(ArchscoreModel())

@@ -57,7 +57,9 @@ def test_a_run_logs_params_versions_metrics_artefacts_and_a_model(store, tmp_pat
 
     cells = data.load("nb201", target="cifar10_val_acc").cells[:3]
     out = pyfunc.predict(pd.DataFrame({"space": ["nb201"] * 3, "cell": cells}))
-    assert list(out.columns) == ["id", "mean", "std", "nearest", "distance", "ood"]
+    assert list(out.columns) == ["id", "mean", "std", "target", "population", "percentile", "nearest", "distance",
+                                 "ood", "low", "high"]  # fmt: skip
+    assert (out["target"] == "accuracy_percentile").all() and (out["low"] <= out["mean"]).all()
     graphs = [get("nb201").to_graph(c) for c in cells]
     np.testing.assert_allclose(out["mean"], result.model.predict(graphs))
     assert (out["std"] > 0).all()
