@@ -128,7 +128,14 @@ def data_list() -> None:
         shown = ", ".join(targets[:2]) + (f" (+{len(targets) - 2})" if len(targets) > 2 else "")
         size = sum(len(bundled_path(f).read_bytes()) for f in (*src.files, *filter(None, [src.onnx_archive])))
         licences = ", ".join(dict.fromkeys(re.findall(r"Apache-2\.0|MIT|BSD", src.licence)))
-        table.add_row(name, f"{len(t):,}", src.space or ("real networks" if src.onnx_archive else "-"), shown or "(unlabeled)", f"{size / 1e6:.2f} MB", licences)
+        table.add_row(
+            name,
+            f"{len(t):,}",
+            src.space or ("real networks" if src.onnx_archive else "-"),
+            shown or "(unlabeled)",
+            f"{size / 1e6:.2f} MB",
+            licences,
+        )
     out.print(table)
     out.print("Sources and licence texts: archscore/data/bundled/LICENSES.md", highlight=False)
 
@@ -512,8 +519,9 @@ def score(
         writer.writerows({**r, "interval_low": r["interval"][0], "interval_high": r["interval"][1]} for r in shown)
     else:
         table = Table(title=f"predicted accuracy (model: {model})")
-        for col, justify in (("#", "right"), ("architecture", "left"), ("predicted", "right"), ("90 % interval", "right"),
-                             ("for", "left"), ("MACs", "right"), ("params", "right"), ("", "left")):  # fmt: skip
+        columns = (("#", "right"), ("architecture", "left"), ("predicted", "right"), ("90 % interval", "right"),
+                   ("for", "left"), ("MACs", "right"), ("params", "right"), ("", "left"))  # fmt: skip
+        for col, justify in columns:
             table.add_column(col, justify=justify, overflow="fold", min_width={"architecture": 12, "": 3}.get(col))  # type: ignore[arg-type]
         short = {r["name"]: Path(r["name"]).name if Path(r["name"]).suffix == ".onnx" else r["name"] for r in shown}
         if len(set(short.values())) < len(short):  # two files of one name in different folders: keep paths
@@ -533,7 +541,11 @@ def _predicted(r: dict) -> tuple[str, str, str]:
     """The predicted value, its 90 % interval and what it is for, as table cells."""
     lo, hi = r["interval"]
     if r["target"].endswith("_top1"):
-        return f"{r['mean']:.1f} % ± {r['std']:.1f}", f"{lo:.1f}–{hi:.1f} %", f"{r['target'].removesuffix('_top1')} top-1"
+        return (
+            f"{r['mean']:.1f} % ± {r['std']:.1f}",
+            f"{lo:.1f}–{hi:.1f} %",
+            f"{r['target'].removesuffix('_top1')} top-1",
+        )
     return f"{r['mean']:.3f} ± {r['std']:.3f}", f"{lo:.2f}–{hi:.2f}", f"{r['population']} percentile"
 
 
@@ -585,7 +597,8 @@ def demo() -> None:
     for col in ("network", "predicted top-1", "90 % interval", "measured top-1", "MACs", "params"):
         table.add_column(col, overflow="fold", min_width=18 if col == "network" else None)
     for i, r in sorted(zip(picks, scored), key=lambda p: -p[1]["mean"]):
-        table.add_row(real.names[i].split(":", 1)[1], f"{r['mean']:.1f} %", f"{r['interval'][0]:.1f}–{r['interval'][1]:.1f} %",
+        lo, hi = r["interval"]
+        table.add_row(real.names[i].split(":", 1)[1], f"{r['mean']:.1f} %", f"{lo:.1f}–{hi:.1f} %",
                       f"{real.y[i]:.1f} %", _si(r["macs"]), _si(r["params"]))  # fmt: skip
     out.print(table)
     t = data.load("nb201", target="cifar10_val_acc")

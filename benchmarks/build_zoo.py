@@ -248,11 +248,13 @@ def pytorchcv_entries(skipped: list[dict]) -> list[dict]:
 _EXTRA = re.compile(r"in21k|in12k|laion|openai|clip|merged|megdata|ig1b|jft", re.I)
 
 
+_NOT_THE_NETWORK = ("init_cfg", "train_cfg", "data_preprocessor", "pretrained", "loss", "cal_acc", "topk")
+
+
 def _strip(d):
     """A model config without what does not change the network (initialisation, training settings)."""
     if isinstance(d, dict):
-        return {k: _strip(v) for k, v in sorted(d.items()) if k not in ("init_cfg", "train_cfg", "data_preprocessor",
-                                                                         "pretrained", "loss", "cal_acc", "topk")}  # fmt: skip
+        return {k: _strip(v) for k, v in sorted(d.items()) if k not in _NOT_THE_NETWORK}
     if isinstance(d, (list, tuple)):
         return [_strip(v) for v in d]
     return d
@@ -270,7 +272,7 @@ def _test_crop(config_class, path: str, name: str) -> tuple[int, str]:
         if crop is None:
             crop = next(d["scale"] for d in pipeline if d["type"] in ("Resize", "ResizeEdge"))
         return int(crop[0] if isinstance(crop, (list, tuple)) else crop), key
-    except Exception:  # noqa: BLE001 - the name says it for the configs that do not load
+    except Exception:
         m = re.search(r"(\d+)px", name)
         return (int(m.group(1)) if m else 224), name
 
@@ -283,7 +285,9 @@ def mmpretrain_entries(skipped: list[dict]) -> list[dict]:
     ModelHub._register_mmpretrain_models()
     rows = []
     for name, m in sorted(ModelHub._models_dict.items()):
-        result = next((r for r in m.results or [] if r.task == "Image Classification" and r.dataset == "ImageNet-1k"), None)
+        result = next(
+            (r for r in m.results or [] if r.task == "Image Classification" and r.dataset == "ImageNet-1k"), None
+        )
         if result is None or result.metrics.get("Top 1 Accuracy") is None:
             if result is not None:
                 skipped.append({"name": f"mmpretrain:{name}", "reason": "its metafile records no top-1 accuracy"})
@@ -291,7 +295,9 @@ def mmpretrain_entries(skipped: list[dict]) -> list[dict]:
         md = m.metadata
         params = getattr(md, "parameters", None)
         if params and params > MAX_PARAMS:
-            skipped.append({"name": f"mmpretrain:{name}", "reason": f"{params / 1e6:.0f}M parameters: too large to export here"})
+            skipped.append(
+                {"name": f"mmpretrain:{name}", "reason": f"{params / 1e6:.0f}M parameters: too large to export here"}
+            )
             continue
         crop, key = _test_crop(Config, m.config, name)
         data = getattr(md, "training_data", None) or []
@@ -360,7 +366,7 @@ def export_one(source: str, model: str, resolution: int) -> dict:
     t0 = time.perf_counter()
     try:
         net = _build(source, model, resolution).eval()
-    except Exception as e:  # noqa: BLE001 - every failure is reported with its reason
+    except Exception as e:
         return {"error": f"build: {type(e).__name__}: {e}"}
     x = torch.zeros(1, 3, resolution, resolution)
     buf = io.BytesIO()
@@ -368,12 +374,12 @@ def export_one(source: str, model: str, resolution: int) -> dict:
         # with gradients on: under no_grad, nn.MultiheadAttention takes a fused kernel the exporter cannot write
         torch.onnx.export(net, (x,), buf, dynamo=False, export_params=False, opset_version=OPSET,
                           input_names=["input"], output_names=["logits"], do_constant_folding=True)  # fmt: skip
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         return {"error": f"export: {type(e).__name__}: {str(e)[:300]}"}
     data = buf.getvalue()
     try:
         g = archscore.from_onnx(data)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         return {"error": f"parse: {type(e).__name__}: {str(e)[:300]}"}
     true_params = sum(p.numel() for p in net.parameters())
     return {
@@ -390,7 +396,7 @@ def _export_job(job: tuple[str, str, str, int]) -> tuple[str, dict]:
     member, *args = job
     try:
         return member, export_one(*args)
-    except Exception as e:  # noqa: BLE001 - reported like any other failure
+    except Exception as e:
         return member, {"error": f"worker: {type(e).__name__}: {e}"}
 
 
@@ -484,8 +490,10 @@ def main(argv: list[str] | None = None) -> int:
             d["entries"] += 1
             d["built"] += "error" not in results[e["onnx"]]
     report = {
-        "versions": {p: metadata.version(p) for p in ("torch", "torchvision", "pytorchcv", "mmpretrain", "mmcv-lite",
-                                                       "mmengine", "onnx", "archscore")},
+        "versions": {
+            p: metadata.version(p)
+            for p in ("torch", "torchvision", "pytorchcv", "mmpretrain", "mmcv-lite", "mmengine", "onnx", "archscore")
+        },
         "opset": OPSET,
         "entries": len(entries),
         "networks": len(members),

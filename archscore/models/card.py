@@ -88,8 +88,9 @@ def model_card(model: ScoringModel, config: TrainConfig, scores: dict[str, float
             "",
             "A network whose interface is an ImageNet-1K classifier (3 × ≥96 px in, 1000 classes out), or a CIFAR",
             "one (32 px, 10/100 classes) far from every NAS population, is answered in top-1 % by a head trained on",
-            "the bundled zoo of real networks (" + ", ".join(f"{ds}: {len(h.y_sorted_)} networks" for ds, h in
-                                                       heads.items()) + "). Held out by design family inside",
+            "the bundled zoo of real networks ("
+            + ", ".join(f"{ds}: {len(h.y_sorted_)} networks" for ds, h in heads.items())
+            + "). Held out by design family inside",
             "the training rows (grouped cross-validation, the calibration of the interval):",
             "",
             *_table(zoo, ("kendall_tau", "spearman_rho", "mae", "coverage90")),

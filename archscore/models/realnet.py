@@ -97,7 +97,10 @@ def design_features(graphs: Sequence[ArchGraph]) -> np.ndarray:
     rows = []
     for g in graphs:
         s = stats(g)
-        count = lambda *ops: sum(s.get(f"count_{op}", 0.0) for op in ops)  # noqa: E731
+
+        def count(*ops: str, s: dict[str, float] = s) -> float:
+            return sum(s.get(f"count_{op}", 0.0) for op in ops)
+
         convs = count("conv", "dwconv")
         acts = count(*_ACTS) or 1.0
         blocks = max(s["compute_depth"], 1.0)
@@ -135,8 +138,8 @@ def design_features(graphs: Sequence[ArchGraph]) -> np.ndarray:
     return np.asarray(rows, dtype=np.float64).reshape(len(graphs), len(FEATURE_NAMES))
 
 
-def _folds(groups: np.ndarray, k: int) -> list[np.ndarray]:
-    """Families dealt into ``k`` folds (largest first, each to the smallest fold): whole families per fold."""
+def family_folds(groups: np.ndarray, k: int) -> list[np.ndarray]:
+    """Row indices of ``k`` folds of whole families (largest family first, each to the smallest fold)."""
     names, sizes = np.unique(groups, return_counts=True)
     k = min(k, len(names))
     bins: list[list[str]] = [[] for _ in range(k)]
@@ -165,8 +168,8 @@ class AccuracyHead:
     def _predictor(self):
         from archscore.predictors import GBDTRegressor
 
-        params = {"n_members": 5, "n_estimators": 300, "learning_rate": 0.03, "num_leaves": 7,
-                  "min_child_samples": 5, "colsample_bytree": 0.7, "random_state": self.seed, **self.predictor_params}  # fmt: skip
+        params = {"n_members": 5, "n_estimators": 300, "learning_rate": 0.03, "num_leaves": 7, "min_child_samples": 5,
+                  "colsample_bytree": 0.7, "random_state": self.seed, **self.predictor_params}  # fmt: skip
         return GBDTRegressor(**params)
 
     def fit(self, graphs: Sequence[ArchGraph], y, families: Sequence[str], names: Sequence[str] | None = None):
@@ -182,7 +185,7 @@ class AccuracyHead:
             raise ValueError(f"AccuracyHead({self.dataset}): need ≥ 3 families to calibrate on held-out ones")
         # held-out-family predictions of the training rows: the calibration (and the logged CV figures)
         cv_mean, cv_spread2 = np.zeros(len(y)), np.zeros(len(y))
-        for rows in _folds(groups, CV_FOLDS):
+        for rows in family_folds(groups, CV_FOLDS):
             train = np.setdiff1d(np.arange(len(y)), rows)
             members = self._predictor().fit(X[train], y[train]).predict_members(X[rows])
             cv_mean[rows], cv_spread2[rows] = members.mean(axis=0), members.var(axis=0)

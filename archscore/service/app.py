@@ -84,7 +84,9 @@ class Score(BaseModel):
     percentile: float = Field(..., description="The prediction's percentile within that population.")
     macs: int
     params: int
-    nearest: str = Field(..., description="The closest thing the model learned from: a benchmark task or a zoo network.")
+    nearest: str = Field(
+        ..., description="The closest thing the model learned from: a benchmark task or a zoo network."
+    )
     distance: float
     ood: bool = Field(..., description="Far from every training population: treat the prediction as a weak prior.")
 

@@ -252,9 +252,14 @@ ZOO: dict[str, Callable[[], tuple[nn.Module, torch.Tensor]]] = {
 IMAGENET_ZOO: dict[str, Callable[[], tuple[nn.Module, torch.Tensor]]] = {
     "resnet_imagenet": lambda: (ResNetSmall(num_classes=1000), torch.randn(1, 3, 224, 224)),
     "mbconv_imagenet": lambda: (MobileNetV2Small(num_classes=1000), torch.randn(1, 3, 224, 224)),
-    "vit_imagenet": lambda: (ViTSmall(img=224, patch=16, dim=96, depth=4, num_classes=1000), torch.randn(1, 3, 224, 224)),
-    "mixer_imagenet": lambda: (MixerSmall(img=224, patch=16, dim=96, depth=4, num_classes=1000),
-                               torch.randn(1, 3, 224, 224)),
+    "vit_imagenet": lambda: (
+        ViTSmall(img=224, patch=16, dim=96, depth=4, num_classes=1000),
+        torch.randn(1, 3, 224, 224),
+    ),
+    "mixer_imagenet": lambda: (
+        MixerSmall(img=224, patch=16, dim=96, depth=4, num_classes=1000),
+        torch.randn(1, 3, 224, 224),
+    ),
     "resnet50": lambda: (ResNet50(), torch.randn(1, 3, 224, 224)),
 }
 """Networks with an ImageNet-1K interface (224 px in, 1000 classes out): small ones of each kind, and ResNet-50."""

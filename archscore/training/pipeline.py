@@ -376,7 +376,9 @@ def train(
         per_task, table = evaluate(model, data.eval)
         scores = {**summary(per_task), "fit_seconds": fit_seconds, "n_train": model.n_train_}
         for ds, head in getattr(model, "heads_", {}).items():  # held out by family inside the zoo
-            scores.update({f"zoo/{ds}/{k}": v for k, v in metrics.evaluate(head.cv_y_, head.cv_mean_, head.cv_std_).items()})
+            scores.update(
+                {f"zoo/{ds}/{k}": v for k, v in metrics.evaluate(head.cv_y_, head.cv_mean_, head.cv_std_).items()}
+            )
         for task, ms in per_task.items():
             scores.update({f"{task}/{k}": v for k, v in ms.items()})
         if config.leave_one_space_out:

@@ -46,4 +46,3 @@ def test_every_network_is_stored_and_parses(table):
     assert zoo_onnx(members[0])[:2]  # raw bytes of the export
     with pytest.raises(UnknownNameError, match="no network"):
         zoo_onnx("nowhere/none.onnx")
-

@@ -75,6 +75,8 @@ def test_heads_travel_with_the_saved_model(tmp_path, imagenet):
     loaded = ScoringModel.load(m.save(tmp_path / "m"))
     after = loaded.score(imagenet.graphs[:5])
     assert before == after
-    assert {r["target"] for r in after} == {"imagenet1k_top1"} and {r["population"] for r in after} == {"zoo/imagenet1k"}
+    assert {r["target"] for r in after} == {"imagenet1k_top1"} and {r["population"] for r in after} == {
+        "zoo/imagenet1k"
+    }
     for r in after:
         assert r["interval"][0] < r["mean"] < r["interval"][1] and 0 < r["percentile"] < 1
