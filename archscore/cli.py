@@ -522,7 +522,9 @@ def score(
         columns = (("#", "right"), ("architecture", "left"), ("predicted", "right"), ("90 % interval", "right"),
                    ("for", "left"), ("MACs", "right"), ("params", "right"), ("", "left"))  # fmt: skip
         for col, justify in columns:
-            table.add_column(col, justify=justify, overflow="fold", min_width={"architecture": 12, "": 3}.get(col))  # type: ignore[arg-type]
+            table.add_column(
+                col, justify=justify, overflow="fold", min_width={"architecture": 12, "for": 16, "": 3}.get(col)
+            )  # type: ignore[arg-type]
         short = {r["name"]: Path(r["name"]).name if Path(r["name"]).suffix == ".onnx" else r["name"] for r in shown}
         if len(set(short.values())) < len(short):  # two files of one name in different folders: keep paths
             short = {r["name"]: r["name"] for r in shown}
