@@ -31,7 +31,7 @@ import numpy as np
 
 from archscore.data.zoo import ZooRows, zoo_rows
 from archscore.models import load_predictor
-from archscore.models.realnet import AccuracyHead, family_folds, design_features
+from archscore.models.realnet import AccuracyHead, design_features, family_folds
 from archscore.training import metrics
 
 RESULTS = Path(__file__).resolve().parent / "results"
