@@ -592,8 +592,8 @@ def demo() -> None:
     _explain(rows)
     from archscore.data.zoo import zoo_rows
 
-    real = zoo_rows("imagenet1k", "torchvision")
-    picks = [i for i, n in enumerate(real.names) if n.split(":")[1] in DEMO_NETWORKS]
+    real = zoo_rows("imagenet1k", "torchvision", models=DEMO_NETWORKS)
+    picks = list(range(len(real)))
     scored = predictor.score([real.graphs[i] for i in picks])
     table = Table(title="real ImageNet networks of torchvision (from the bundled zoo: in the model's training data)")
     for col in ("network", "predicted top-1", "90 % interval", "measured top-1", "MACs", "params"):

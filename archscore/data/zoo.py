@@ -44,7 +44,7 @@ def zoo_onnx(member: str) -> bytes:
 
 
 def zoo_graphs(members: Sequence[str], cache: GraphCache | None = None) -> list[ArchGraph]:
-    """ArchGraphs of zoo networks (members of the archive), parsed once and cached on disk."""
+    """ArchGraphs of zoo networks (members of the archive), parsed on first use and cached on disk."""
     from archscore.data.cache import GraphCache
 
     cache = cache or GraphCache()
@@ -58,16 +58,14 @@ def zoo_graphs(members: Sequence[str], cache: GraphCache | None = None) -> list[
             unknown = [m for m in missing if m not in names]
             if unknown:
                 raise UnknownNameError(f"the zoo has no network(s) {', '.join(unknown[:5])}")
-        # everything at once, on every core: the shard is written once, whoever asks for a part of it
-        todo = sorted(names - set(stored))
-        chunks = [todo[i :: cache.workers] for i in range(cache.workers)]
-        if cache.workers > 1 and len(todo) > 50:
+        if cache.workers > 1 and len(missing) > 50:  # many: on every core
             from concurrent.futures import ProcessPoolExecutor
 
+            chunks = [missing[i :: cache.workers] for i in range(cache.workers)]
             with ProcessPoolExecutor(cache.workers) as pool:
                 built = {k: v for part in pool.map(_parse_members, chunks) for k, v in part.items()}
         else:
-            built = _parse_members(todo)
+            built = _parse_members(missing)
         stored = cache.write("zoo", shard, {**stored, **built})
     return [stored[m] for m in members]
 
@@ -101,7 +99,9 @@ class ZooRows:
                        self.y[rows], pick(self.graphs))  # fmt: skip
 
 
-def zoo_rows(dataset: str = "imagenet1k", source: str | None = None, extra_data: bool = False) -> ZooRows:
+def zoo_rows(
+    dataset: str = "imagenet1k", source: str | None = None, extra_data: bool = False, models: Sequence[str] = ()
+) -> ZooRows:
     """The zoo's networks of ``dataset`` with their top-1 accuracy (%), one row per (source, network).
 
     A network with several labelled weights in one source (torchvision's ``V1`` and ``V2``
@@ -109,13 +109,19 @@ def zoo_rows(dataset: str = "imagenet1k", source: str | None = None, extra_data:
     top-1: the accuracy its design is known to reach. Left out unless ``extra_data``: weights
     trained on more than ImageNet-1K (SWAG, ImageNet-21k, CLIP …). Always left out: accuracies of
     a linear probe on a self-supervised backbone (not the architecture's trained accuracy).
+    ``models`` keeps only those model names (only their graphs are parsed).
     """
     where = {"dataset": dataset} | ({"source": source} if source else {})
     t = load("zoo", target="top1", **where)
     cols = t.columns
     probe = cols.get("linear_probe", np.zeros(len(t)))
     keep = [
-        i for i in range(len(t)) if np.isfinite(t.y[i]) and not probe[i] and (extra_data or not cols["extra_data"][i])
+        i
+        for i in range(len(t))
+        if np.isfinite(t.y[i])
+        and not probe[i]
+        and (extra_data or not cols["extra_data"][i])
+        and (not models or cols["model"][i] in models)
     ]
     graphs = zoo_graphs([t.archs[i] for i in keep])
     best: dict[tuple[str, ArchGraph], int] = {}

@@ -317,7 +317,8 @@ class ScoringModel:
         Which answer: a network that is an ImageNet-1K classifier by its interface, or a CIFAR one
         that is far from every NAS benchmark population, gets the real-network head of its
         dataset (``target`` ``imagenet1k_top1`` …, in %, ``population`` ``zoo/imagenet1k``,
-        ``nearest`` the most similar labelled network); every other architecture gets the
+        ``nearest`` the most similar labelled network; its std no narrower than the spread of the
+        zoo's accuracies when it is ``ood``); every other architecture gets the
         within-space percentile (``target`` the model's, ``population`` its nearest benchmark task).
         """
         from archscore.models.realnet import Z90, classifier_setting
@@ -356,6 +357,8 @@ class ScoringModel:
             sub = [graphs[i] for i in idx]
             m, s = head.predict(sub, return_std=True)
             near, dist, far = head.nearest(sub)
+            # unlike every zoo network, the calibration says nothing: no narrower than the zoo's own spread
+            s = np.where(far, np.maximum(s, head.y_sorted_.std()), s)
             for k, i in enumerate(idx):
                 rows[i].update(
                     mean=float(m[k]),
