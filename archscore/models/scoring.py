@@ -125,7 +125,7 @@ def rank_order(rows: Sequence[dict[str, Any]]) -> list[int]:
     scale they share.
     """
     key = "mean" if len({r["target"] for r in rows}) <= 1 else "percentile"
-    return sorted(range(len(rows)), key=lambda i: -rows[i][key])
+    return sorted(range(len(rows)), key=lambda i: -(rows[i][key] if rows[i][key] is not None else -np.inf))
 
 
 class ScoringModel:
@@ -330,14 +330,17 @@ class ScoringModel:
         stats = self._stats(graphs)  # once, for both the features and the distance
         mean, std = self.predictor_.predict(self._features(graphs, stats, reference), return_std=True)
         nearest, distance, ood = self._distance(stats)
+        ranks = self.target_transform == "percentile"  # else raw values of one task: no scale to clip to
         rows = [
             {
                 "mean": float(m),
                 "std": float(s),
-                "interval": [float(max(m - Z90 * s, 0.0)), float(min(m + Z90 * s, 1.0))],
+                "interval": [float(max(m - Z90 * s, 0.0)), float(min(m + Z90 * s, 1.0))]
+                if ranks
+                else [float(m - Z90 * s), float(m + Z90 * s)],
                 "target": self.target,
                 "population": n,
-                "percentile": float(m),
+                "percentile": float(m) if ranks else None,
                 "macs": int(g.total_macs),
                 "params": int(g.total_params),
                 "nearest": n,

@@ -81,7 +81,9 @@ class Score(BaseModel):
     interval: tuple[float, float] = Field(..., description="90 % interval of the target.")
     target: str = Field(..., description="What is predicted: imagenet1k_top1, cifar10_top1, … or accuracy_percentile.")
     population: str = Field(..., description="The population the prediction is for (zoo/imagenet1k, nb201/cifar10 …).")
-    percentile: float = Field(..., description="The prediction's percentile within that population.")
+    percentile: float | None = Field(
+        ..., description="The prediction's percentile within that population (none for a model of raw values)."
+    )
     macs: int
     params: int
     nearest: str = Field(
