@@ -205,9 +205,11 @@ def test_mlflow_models_serve_serves_the_shipped_default_model(home, tmp_path):
         direct = load_predictor("default")
         from archscore.spaces import get
 
-        expected = direct.predict([get("nb201").to_graph(NB201_CELL), example_path("resnet_small")])
-        assert [r["mean"] for r in rows] == pytest.approx(list(expected), rel=1e-9)
+        expected = direct.score([get("nb201").to_graph(NB201_CELL), example_path("resnet_small")])
+        assert [r["mean"] for r in rows] == pytest.approx([r["mean"] for r in expected], rel=1e-9)
         assert all(r["std"] > 0 for r in rows)
-        assert rows[0]["nearest"].startswith("nb201/") and rows[1]["ood"] is True
+        # the cell's percentile in its space; the small CIFAR-10 ResNet's top-1 from the zoo
+        assert rows[0]["nearest"].startswith("nb201/") and rows[0]["target"] == "accuracy_percentile"
+        assert rows[1]["target"] == "cifar10_top1" and rows[1]["population"] == "zoo/cifar10"
     finally:
         stop(proc)
