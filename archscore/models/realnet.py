@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.stats import norm
 
 from archscore.graph import ArchGraph
 from archscore.graph.archgraph import numel
@@ -40,8 +39,6 @@ OOD_MARGIN = 1.25
 RANGE_MARGIN = 1.0
 """Stds beyond the training networks' range of a feature that make a network out of distribution."""
 CV_FOLDS = 5
-Z90 = float(norm.ppf(0.95))
-"""Half-width of a 90 % normal interval, in stds."""
 
 _ACTS = ("relu", "relu6", "leaky_relu", "prelu", "elu", "selu", "celu", "gelu", "silu", "hardswish", "mish",
          "softplus", "tanh", "clip")  # fmt: skip

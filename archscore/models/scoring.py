@@ -321,7 +321,8 @@ class ScoringModel:
         zoo's accuracies when it is ``ood``); every other architecture gets the
         within-space percentile (``target`` the model's, ``population`` its nearest benchmark task).
         """
-        from archscore.models.realnet import Z90, classifier_setting
+        from archscore.models.realnet import classifier_setting
+        from archscore.predictors._ensemble import Z90
 
         self._check_fitted()
         graphs = as_graphs(archs)

@@ -10,6 +10,10 @@ inside ``±1.645·std``. The 90 % interval then holds about 90 % of held-out tru
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import norm
+
+Z90 = float(norm.ppf(0.95))
+"""Half-width of a central 90 % normal interval, in stds (one definition for predictors, models and metrics)."""
 
 
 class EnsembleMixin:
@@ -51,8 +55,6 @@ class OutOfBag:
 
 def calibrated_noise(y: np.ndarray, mean: np.ndarray, spread2: np.ndarray) -> float:
     """The smallest σ with 90 % of residuals ``y − mean`` inside ``±Z90·sqrt(spread2 + σ²)`` (held-out rows)."""
-    from archscore.training.metrics import Z90
-
     need = (y - mean) ** 2 / Z90**2 - spread2  # σ² each row needs
     return float(np.sqrt(max(np.quantile(need, 0.9), 0.0)))
 

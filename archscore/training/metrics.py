@@ -14,8 +14,7 @@ import math
 import numpy as np
 from scipy import stats
 
-Z90 = float(stats.norm.ppf(0.95))
-"""Half-width of a central 90 % Gaussian interval, in standard deviations."""
+from archscore.predictors._ensemble import Z90  # one definition; metrics re-exports it
 
 
 def _pair(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
