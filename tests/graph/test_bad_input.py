@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from _build import conv_relu, ints, model, weight
 from onnx import TensorProto, helper, numpy_helper
 
 from archscore.errors import ArchscoreError, InvalidModelError, ModelLimitError
 from archscore.examples import example_path
 from archscore.graph import from_onnx
+from archscore.testing.onnx_build import conv_relu, ints, model, weight
 
 mk = helper.make_node
 

@@ -120,8 +120,9 @@ def test_path_bytes_and_modelproto_parse_alike(tmp_path) -> None:
 
 def test_commutative_inputs_are_ordered_canonically() -> None:
     import onnx
-    from _build import model, weight
     from onnx import helper
+
+    from archscore.testing.onnx_build import model, weight
 
     def residual(swap: bool) -> onnx.ModelProto:
         add = ["x", "r"] if swap else ["r", "x"]
@@ -140,8 +141,9 @@ def test_commutative_inputs_are_ordered_canonically() -> None:
 
 
 def test_node_order_in_the_file_does_not_matter() -> None:
-    from _build import model, weight
     from onnx import helper
+
+    from archscore.testing.onnx_build import model, weight
 
     def branches(order: list[int]):
         nodes = [
@@ -161,8 +163,9 @@ def test_node_order_in_the_file_does_not_matter() -> None:
 @pytest.mark.parametrize("factor", [0.0, 0.5])
 def test_multiplying_by_zero_is_not_a_skip_connection(factor: float) -> None:
     """NAS-Bench-201's ``none`` edge is exported as ``x.mul(0.)``: it must not read as ``skip_connect``."""
-    from _build import model
     from onnx import helper
+
+    from archscore.testing.onnx_build import model
 
     def cell(scale: float | None):
         nodes = [helper.make_node("Relu", ["x"], ["r"])]
@@ -187,8 +190,9 @@ def test_multiplying_by_zero_is_not_a_skip_connection(factor: float) -> None:
 @pytest.mark.parametrize("as_proto", [False, True])
 def test_stale_shape_annotations_do_not_contradict_a_new_input_shape(as_proto: bool) -> None:
     """Exporters write value_info and output shapes for the shape they traced; a new input shape wins."""
-    from _build import model, weight
     from onnx import TensorProto, helper
+
+    from archscore.testing.onnx_build import model, weight
 
     m = model(
         [
@@ -211,8 +215,9 @@ def test_stale_shape_annotations_do_not_contradict_a_new_input_shape(as_proto: b
 
 def test_duplicate_parameter_free_ops_are_one_node() -> None:
     """Two ReLUs of one tensor feeding two convolutions equal one shared ReLU (TorchScript's CSE)."""
-    from _build import model, weight
     from onnx import helper
+
+    from archscore.testing.onnx_build import model, weight
 
     def branches(shared: bool):
         relu_b = "ra" if shared else "rb"
@@ -232,8 +237,9 @@ def test_duplicate_parameter_free_ops_are_one_node() -> None:
 
 
 def test_count_include_pad_only_matters_with_padding() -> None:
-    from _build import model
     from onnx import helper
+
+    from archscore.testing.onnx_build import model
 
     def pool(include: int, pad: int):
         node = helper.make_node(
@@ -311,8 +317,9 @@ def test_hand_written_forms_read_as_what_they_compute(tail, same_as, different_f
 def test_attention_with_a_mask_on_its_scores_is_one_attention_node(masked: bool) -> None:
     """A causal mask added between ``QKᵀ`` and the softmax keeps the block one node, the mask its 4th input."""
     import numpy as np
-    from _build import model
     from onnx import helper, numpy_helper
+
+    from archscore.testing.onnx_build import model
 
     scores = "s"
     nodes = [helper.make_node("MatMul", ["q", "k"], ["s"])]
@@ -333,8 +340,9 @@ def test_two_different_slices_of_one_tensor_stay_two_nodes() -> None:
     """Equal parameter-free ops on one tensor are merged, but two layout chains only when they move the
     same elements: rows 0–1 and rows 0–2 (or a fused projection's q and v) are different tensors."""
     import numpy as np
-    from _build import model
     from onnx import helper, numpy_helper
+
+    from archscore.testing.onnx_build import model
 
     def graph(rows_b: list[int]):
         nodes = [

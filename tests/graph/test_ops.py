@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from _build import conv_relu, ints, model, scalar, weight
 from onnx import helper, numpy_helper
 
 from archscore.graph import VOCABULARY, from_onnx
+from archscore.testing.onnx_build import conv_relu, ints, model, scalar, weight
 
 
 def ops(g) -> list[str]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from _build import model, weight
 from onnx import helper
 
 from archscore.graph import from_onnx
 from archscore.graph.stats import STAT_NAMES
+from archscore.testing.onnx_build import model, weight
 
 
 def residual_net():

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-from _build import model, weight
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from onnx import helper
 
 from archscore.graph import ArchGraph, from_onnx
 from archscore.graph.archgraph import Node
+from archscore.testing.onnx_build import model, weight
 
 C, HW = 4, 6
 UNARY = ["Relu", "Sigmoid", "Tanh", "MaxPool", "AveragePool", "Conv1", "Conv3", "Conv5", "ConvDW"]

@@ -10,8 +10,8 @@ from archscore import from_onnx
 from archscore.data.zoo import zoo_rows
 from archscore.models import ScoringModel
 from archscore.models.realnet import FEATURE_NAMES, AccuracyHead, classifier_setting, design_features
+from archscore.testing.onnx_build import model, weight
 from archscore.training import metrics
-from tests.graph._build import model, weight
 
 
 def _classifier(side: int, classes: int, channels: int = 3):

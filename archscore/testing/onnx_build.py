@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -10,8 +11,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 
 def weight(name: str, *shape: int, seed: int = 0) -> onnx.TensorProto:
-    """A float initializer with random values."""
-    rng = np.random.default_rng(abs(hash((name, seed))) % 2**32)
+    """A float initializer with random values, the same in every process (no salted ``hash``)."""
+    rng = np.random.default_rng([zlib.crc32(name.encode()), seed])
     return numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), name)
 
 
