@@ -9,10 +9,14 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from archscore import __version__
 from archscore.errors import ArchscoreError
+
+PARSE_SECONDS_CLI = 60.0
+"""Time one file may take to parse in the CLI (real networks of 10^5 nodes take a few seconds)."""
 
 app = typer.Typer(help="archscore: performance prediction for neural architectures.", no_args_is_help=True)
 out = Console()
@@ -67,7 +71,7 @@ def describe(
 ) -> None:
     """Parse an ONNX model (or a search-space cell's network) into archscore's canonical graph and print it."""
     from archscore.examples import example_path, examples
-    from archscore.graph import from_onnx
+    from archscore.graph.bounded import ParsePool
 
     given = sum(x is not None for x in (model, example, space))
     if given != 1 or (space is None) != (cell is None):
@@ -84,7 +88,8 @@ def describe(
             graph = s.to_graph(cell, dataset)  # type: ignore[arg-type]
             title = f"{space} {s.canonical(cell)}"  # type: ignore[arg-type]
         else:
-            graph = from_onnx(model, input_shapes=_parse_shapes(input_shape or []) or None)  # type: ignore[arg-type]
+            with ParsePool(1, seconds=PARSE_SECONDS_CLI) as pool:  # a hostile file is stopped, not waited for
+                graph = pool.parse(model, input_shapes=_parse_shapes(input_shape or []) or None)  # type: ignore[arg-type]
             title = model.name  # type: ignore[union-attr]
     except ArchscoreError as exc:
         _fail(exc)
@@ -93,7 +98,7 @@ def describe(
     elif fmt is Format.json:
         out.print_json(graph.to_json())
     else:
-        table = Table(title=f"{title}: {len(graph)} nodes", show_header=True)
+        table = Table(title=escape(f"{title}: {len(graph)} nodes"), show_header=True)
         table.add_column("statistic")
         table.add_column("value", justify="right")
         for key, value in graph.stats().items():
@@ -103,7 +108,7 @@ def describe(
 
 
 def _fail(exc: Exception) -> NoReturn:
-    err.print(f"[red]error:[/red] {exc}", soft_wrap=True, markup=True, highlight=False)
+    err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, markup=True, highlight=False)
     raise typer.Exit(2) from None
 
 
@@ -275,11 +280,10 @@ def _train_config(config: str, overrides: dict) -> object:
 
 def _report(result) -> None:
     table = Table(title=f"run {result.run_id}", show_header=False)
-    table.add_row("store", result.tracking_uri)
+    table.add_row("store", escape(result.tracking_uri))
     table.add_row("registered", f"version {result.version}")
-    table.add_row(
-        "champion", ("[green]promoted[/green] " if result.promoted else "[yellow]kept[/yellow] ") + result.reason
-    )
+    decision = "[green]promoted[/green] " if result.promoted else "[yellow]kept[/yellow] "
+    table.add_row("champion", decision + escape(result.reason))
     for k, v in result.metrics.items():
         if k.startswith(("mean_", "loso/mean_")) or k in ("fit_seconds", "n_train"):
             table.add_row(k, f"{v:.4f}" if isinstance(v, float) else str(v))
@@ -384,13 +388,13 @@ def models_list(
     aliases: dict[str, list[str]] = {}
     for alias, version in (client.get_registered_model(name).aliases or {}).items():
         aliases.setdefault(str(version), []).append(alias)
-    table = Table(title=f"{name} in {uri}")
+    table = Table(title=escape(f"{name} in {uri}"))
     for col in ("version", "aliases", "decision", "score", "reason", "run"):
         table.add_column(col)
     for v in sorted(versions, key=lambda v: int(v.version)):
         t = v.tags or {}
         row = (str(v.version), ",".join(aliases.get(str(v.version), [])), t.get("gate.decision", "?"))
-        table.add_row(*row, t.get("gate.new_score", "?"), t.get("gate.reason", ""), str(v.run_id))
+        table.add_row(*map(escape, (*row, t.get("gate.new_score", "?"), t.get("gate.reason", ""), str(v.run_id))))
     out.print(table)
 
 
@@ -413,37 +417,39 @@ def _expand(paths: list[str]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def _parse_one(path: Path):
-    from archscore.graph import from_onnx
-
-    try:
-        return from_onnx(path)
-    except (ArchscoreError, ValueError, OSError) as exc:
-        return f"{type(exc).__name__}: {exc}"
-
-
-def _parse_all(paths: list[Path], workers: int | None) -> list[object]:
-    """Each file's ArchGraph or error message, parsed on every available core when there are many."""
+def _parse_all(paths: list[Path], workers: int | None, seconds: float) -> list[object]:
+    """Each file's ArchGraph or error message, parsed in worker processes (as many as cores, or
+    ``workers``), each parse stopped at ``seconds``: no file can hang the command."""
     import os
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ThreadPoolExecutor
 
     from rich.progress import Progress
 
-    cores = workers or len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    with Progress(console=err, transient=True, disable=len(paths) < 20) as progress:
+    from archscore.graph.bounded import ParsePool
+
+    if not paths:
+        return []
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    n = max(1, min(workers or cores, len(paths)))
+
+    def one(pool: ParsePool, path: Path) -> object:
+        try:
+            return pool.parse(path)
+        except (ArchscoreError, ValueError, OSError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+
+    quiet = len(paths) < 20
+    with (
+        ParsePool(n, seconds=seconds) as pool,
+        ThreadPoolExecutor(n) as threads,
+        Progress(console=err, transient=True, disable=quiet) as progress,
+    ):
         task = progress.add_task("parsing", total=len(paths))
-        if cores <= 1 or len(paths) < 8:
-            out = []
-            for p in paths:
-                out.append(_parse_one(p))
-                progress.advance(task)
-            return out
-        with ProcessPoolExecutor(cores) as pool:
-            out = []
-            for result in pool.map(_parse_one, paths, chunksize=4):
-                out.append(result)
-                progress.advance(task)
-            return out
+        out = []
+        for result in threads.map(lambda p: one(pool, p), paths):
+            out.append(result)
+            progress.advance(task)
+        return out
 
 
 class Reference(str, Enum):
@@ -465,6 +471,9 @@ def score(
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
     top: Annotated[int | None, typer.Option(min=1, help="Show only the best N.")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Parsing processes (default: every core).")] = None,
+    parse_seconds: Annotated[
+        float, typer.Option(min=0.01, help="Time limit of parsing one file; a file past it is stopped and reported.")
+    ] = PARSE_SECONDS_CLI,
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Rank architectures by predicted accuracy, with std, MACs, params and an out-of-distribution flag."""
@@ -480,7 +489,7 @@ def score(
     try:
         files = _expand(paths or [])
         names += [str(p) for p in files]
-        graphs += _parse_all(files, workers)
+        graphs += _parse_all(files, workers, parse_seconds)
         if space is not None:
             from archscore.spaces import get
 
@@ -518,7 +527,7 @@ def score(
         writer.writeheader()
         writer.writerows({**r, "interval_low": r["interval"][0], "interval_high": r["interval"][1]} for r in shown)
     else:
-        table = Table(title=f"predicted accuracy (model: {model})")
+        table = Table(title=escape(f"predicted accuracy (model: {model})"))
         columns = (("#", "right"), ("architecture", "left"), ("predicted", "right"), ("90 % interval", "right"),
                    ("for", "left"), ("MACs", "right"), ("params", "right"), ("", "left"))  # fmt: skip
         for col, justify in columns:
@@ -530,11 +539,12 @@ def score(
             short = {r["name"]: r["name"] for r in shown}
         for r in shown:
             flag = "[yellow]OOD[/yellow]" if r["ood"] else ""
-            table.add_row(str(r["rank"]), short[r["name"]], *_predicted(r), _si(r["macs"]), _si(r["params"]), flag)
+            cells = (short[r["name"]], *_predicted(r))
+            table.add_row(str(r["rank"]), *map(escape, cells), _si(r["macs"]), _si(r["params"]), flag)
         out.print(table)
         _explain(shown)
     for name, error in failed:
-        err.print(f"[red]error:[/red] {name}: {error}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(f'{name}: {error}')}", highlight=False, soft_wrap=True)
     if failed:
         raise typer.Exit(2 if not ok else 1)
 
@@ -632,7 +642,10 @@ def serve(
     max_architectures: Annotated[int, typer.Option(min=1, help="Architectures per request.")] = 64,
     max_request_mb: Annotated[float, typer.Option(min=0.001, help="Request size limit, MB.")] = 32.0,
     max_nodes: Annotated[int, typer.Option(min=1, help="ONNX nodes per architecture.")] = 50_000,
-    parse_seconds: Annotated[float, typer.Option(min=0.01, help="Parse time limit per architecture.")] = 10.0,
+    parse_seconds: Annotated[
+        float, typer.Option(min=0.01, help="Parse time limit of one request (all its architectures); killed at it.")
+    ] = 10.0,
+    parse_workers: Annotated[int, typer.Option(min=1, help="Parser processes per server process.")] = 2,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
     workers: Annotated[int, typer.Option(min=1, help="Server processes (one per core scales parsing).")] = 1,
 ) -> None:
@@ -656,6 +669,7 @@ def serve(
         "max_architectures": max_architectures,
         "max_nodes": max_nodes,
         "parse_seconds": parse_seconds,
+        "parse_workers": parse_workers,
     }
     config = {"model": model, "tracking_uri": tracking_uri, "poll_seconds": poll_seconds}
     config.update({"api_key_env": api_key_env, "limits": limits, "log_level": log_level})
@@ -663,8 +677,11 @@ def serve(
     err.print(
         f"archscore serving {model} on http://{host}:{port} ({workers} worker(s)); docs at /docs", highlight=False
     )
+    # log_config=None: uvicorn's own lines go through the app's JSON logging; the protocol drops
+    # clients whose request headers do not arrive in time (slow-loris)
     uvicorn.run("archscore.service.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False)  # fmt: skip
+                log_level="warning", access_log=False, log_config=None,
+                http="archscore.service.protocol:HeaderDeadlineProtocol")  # fmt: skip
 
 
 try:  # the search command's options live beside the search code

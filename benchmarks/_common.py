@@ -80,6 +80,8 @@ def write_results(out: Path, result: dict, markdown, plot) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, default=float) + "\n")
     out.with_suffix(".md").write_text(markdown(result))
+    if plot is None:
+        return
     try:
         plot(result, out.with_suffix(".png"))
     except ImportError:

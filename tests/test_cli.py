@@ -90,3 +90,22 @@ def test_pretrain_gnn_names_a_bad_source_and_a_directory(tmp_path) -> None:
     assert bad.exit_code == 2 and "nb999" in bad.output
     folder = runner.invoke(app, ["pretrain-gnn", "--out", str(tmp_path)])
     assert folder.exit_code == 2 and "is a directory" in folder.output
+
+
+def test_markup_in_names_and_errors_is_printed_as_text(tmp_path) -> None:
+    """Paths, node names and error messages carrying rich markup print literally, never crash the printer."""
+    from archscore.testing.hostile import markup_names
+
+    (tmp_path / "bad[").mkdir()
+    bad = tmp_path / "bad[" / "x][red].onnx"  # the path reads bad[/x][red].onnx: a closing tag
+    bad.write_bytes(b"not onnx")
+    (tmp_path / "net[").mkdir()
+    good = tmp_path / "net[" / "link].onnx"
+    good.write_bytes(markup_names())
+    result = runner.invoke(app, ["score", str(bad), str(good)], env={"COLUMNS": "250"})
+    assert result.exit_code == 1, result.output  # one scored, one refused
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)  # the printer did not raise
+    assert "bad[/x][red].onnx" in result.output and "link].onnx" in result.output
+    described = runner.invoke(app, ["describe", str(good)], env={"COLUMNS": "250"})
+    assert described.exit_code == 0 and "link].onnx" in described.output

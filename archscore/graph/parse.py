@@ -34,6 +34,9 @@ Shape = tuple[int, ...]
 
 MAX_FILE_BYTES = 2**31 - 1  # protobuf's own hard limit for one message
 MAX_NODES = 500_000
+"""Nodes a graph may hold, counted the way shape inference visits them: every call of a model-local
+function counts that function's body (again per call), and every subgraph (If/Loop/Scan bodies) counts."""
+MAX_RANK = 32  # real networks stay below 8; ONNX itself does not bound the rank of a tensor
 MAX_DIM = 2**31 - 1
 MAX_NUMEL = 2**50
 INITIALIZERS_PER_NODE = 4  # limits scale with max_nodes: initializers, and node inputs in all
@@ -147,7 +150,9 @@ def _dims(type_proto: onnx.TypeProto) -> tuple[list[int | str] | None, int]:
 
 
 def _check_dims(kind: str, name: str, dims: Sequence[int]) -> None:
-    """Refuse a negative or absurd dimension, or an absurd number of elements, in the shape of ``kind`` ``name``."""
+    """Refuse a negative or absurd dimension, rank or number of elements in the shape of ``kind`` ``name``."""
+    if len(dims) > MAX_RANK:
+        raise ModelLimitError(f"{kind} {name!r}: rank {len(dims):,} is above the limit of {MAX_RANK}")
     if not dims or (min(dims) >= 0 and max(dims) <= MAX_DIM and math.prod(dims) <= MAX_NUMEL):
         return
     what = f"{kind} {name!r}"
@@ -284,8 +289,7 @@ def read_graph(
     g = model.graph
     if len(g.node) == 0:
         raise InvalidModelError("the ONNX graph is empty (no nodes)")
-    if len(g.node) > max_nodes:
-        raise ModelLimitError(f"the ONNX graph has {len(g.node):,} nodes, above the limit of {max_nodes:,}")
+    _check_size(model, max_nodes)
     for what, count, limit in (
         ("graph inputs and outputs", len(g.input) + len(g.output), max_nodes),
         ("initializers", len(g.initializer), INITIALIZERS_PER_NODE * max_nodes),
@@ -659,6 +663,54 @@ def _guess_data_inputs(declared: Sequence[onnx.ValueInfoProto], nodes: Sequence[
     if names[0] in in_param_slot:
         raise InvalidModelError("every graph input is read as a weight; pass data_inputs=[...] to name the data")
     return names[:1]
+
+
+def _check_size(model: onnx.ModelProto, max_nodes: int) -> None:
+    """Refuse a graph with more nodes than ``max_nodes``, counting what ONNX shape inference will visit.
+
+    A call of a model-local function costs its body's nodes (inference expands the body at every
+    call), a node with graph attributes (If, Loop, Scan) costs its subgraphs' nodes, and a value's
+    type costs its rank: a small file can otherwise ask for minutes of inference.
+    """
+    g = model.graph
+    if len(g.node) > max_nodes:
+        raise ModelLimitError(f"the ONNX graph has {len(g.node):,} nodes, above the limit of {max_nodes:,}")
+    for vi in (*g.input, *g.output, *g.value_info):
+        if vi.type.HasField("tensor_type") and len(vi.type.tensor_type.shape.dim) > MAX_RANK:
+            rank = len(vi.type.tensor_type.shape.dim)
+            raise ModelLimitError(f"value {vi.name!r}: rank {rank:,} is above the limit of {MAX_RANK}")
+    functions = {(f.domain, f.name): f for f in model.functions}
+    cost: dict[tuple[str, str], int] = {}
+    opening: set[tuple[str, str]] = set()
+
+    def nodes_cost(nodes: Iterable[onnx.NodeProto], budget: int) -> int:
+        total = 0
+        for n in nodes:
+            total += 1
+            key = (n.domain, n.op_type)
+            if key in functions:
+                if key not in cost:
+                    if key in opening:
+                        raise InvalidModelError(f"model-local function {n.domain}:{n.op_type} calls itself")
+                    opening.add(key)
+                    cost[key] = nodes_cost(functions[key].node, budget)
+                    opening.discard(key)
+                total += cost[key]
+            for a in n.attribute:
+                if a.type == onnx.AttributeProto.GRAPH:
+                    total += nodes_cost(a.g.node, budget)
+                elif a.type == onnx.AttributeProto.GRAPHS:
+                    total += sum(nodes_cost(sub.node, budget) for sub in a.graphs)
+            if total > budget:
+                break
+        return total
+
+    total = nodes_cost(g.node, max_nodes)
+    if total > max_nodes:
+        raise ModelLimitError(
+            f"the ONNX graph has more than {max_nodes:,} nodes once its model-local functions and subgraphs "
+            f"are counted ({len(g.node):,} at the top level); the limit is {max_nodes:,}"
+        )
 
 
 def _check_reads(nodes: Sequence[RawNode], max_nodes: int) -> None:

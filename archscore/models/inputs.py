@@ -3,6 +3,11 @@
 The same reading serves the MLflow model (a DataFrame's rows), ``archscore retrain --labels``
 (a CSV's rows) and the service (JSON items). Every record is read, and every bad one is reported
 with its row number before anything is scored or trained.
+
+What a server reads is bounded by :class:`Limits`: ONNX is parsed in a
+:class:`~archscore.graph.bounded.ParsePool` (killed at its time limit, memory capped), and a record
+that names a file path is refused (``paths=False``), so a client can never make a server open,
+probe or score its files.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pathlib import Path
 
 from archscore.errors import ArchscoreError
 from archscore.graph import ArchGraph, from_onnx
+from archscore.graph.bounded import PARSE_MEMORY, PARSE_SECONDS, ParsePool
 
 ARCH_COLUMNS = ("onnx", "onnx_base64", "space")
 """A record names its architecture by one of these: an ONNX path, base64 ONNX bytes, or a space (+ cell)."""
@@ -34,6 +40,34 @@ class RecordError(ArchscoreError, ValueError):
         if more > 0:
             lines.append(f"… and {more} more row(s)")
         super().__init__(f"{what}: {len(problems)} bad row(s)\n  " + "\n  ".join(lines))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request to a server (the HTTP service, the served MLflow model) may ask for."""
+
+    max_request_bytes: int = 32 * 2**20
+    max_architectures: int = 64
+    max_nodes: int = 50_000
+    """ONNX nodes per architecture, counted through model-local functions and subgraphs."""
+    parse_seconds: float = PARSE_SECONDS
+    """Parsing time of one request (all its architectures together); the parse is killed at it."""
+    parse_workers: int = 2
+    """Parser processes per server process."""
+    parse_memory: int = PARSE_MEMORY
+    """Heap a parser process may hold, in bytes."""
+    body_seconds: float = 30.0
+    """Time a request body may take to arrive (slow clients are refused with 408)."""
+
+    def parser(self) -> ParsePool:
+        """A parse pool applying these limits (its processes start on first use)."""
+        return ParsePool(
+            self.parse_workers,
+            seconds=self.parse_seconds,
+            memory=self.parse_memory,
+            max_nodes=self.max_nodes,
+            max_bytes=self.max_request_bytes,
+        )
 
 
 @dataclass(frozen=True)
@@ -59,13 +93,19 @@ DIRECT_BUILD = 64
 """Up to this many cells of one space are built directly; more go through the on-disk graph cache."""
 
 
-def _check_record(record: Mapping[str, object], base: Path | None) -> tuple[str, object]:
-    """What a record names, checked: ``("cell", (space, dataset, canonical))`` or ``("onnx", bytes)``."""
+def _check_record(record: Mapping[str, object], base: Path | None, paths: bool = True) -> tuple[str, object]:
+    """What a record names, checked: ``("cell", (space, dataset, canonical))`` or ``("onnx", bytes)``.
+
+    With ``paths=False`` a record naming a file is refused before anything is looked up.
+    """
     onnx_path, b64, space = (_text(record.get(k)) for k in ARCH_COLUMNS)
+    columns = ARCH_COLUMNS if paths else ARCH_COLUMNS[1:]
+    if onnx_path and not paths:
+        raise ValueError("'onnx' (a file path) is not accepted here: send the file's bytes as 'onnx_base64'")
     given = [k for k, v in zip(ARCH_COLUMNS, (onnx_path, b64, space)) if v]
     if len(given) != 1:
         raise ValueError(
-            f"name the architecture by exactly one of {', '.join(ARCH_COLUMNS)} (given: {', '.join(given) or 'none'})"
+            f"name the architecture by exactly one of {', '.join(columns)} (given: {', '.join(given) or 'none'})"
         )
     if space:
         from archscore.spaces import get
@@ -99,34 +139,55 @@ def _cell_graphs(space: str, dataset: str, cells: list[str]) -> list[ArchGraph]:
     return GraphCache().graphs(space, cells, dataset)
 
 
-def read_record(record: Mapping[str, object], base: Path | None = None, max_nodes: int | None = None) -> Arch:
+def _onnx_arch(raw: bytes, parser: ParsePool | None, seconds: float | None) -> Arch:
+    return Arch(onnx_id(raw), from_onnx(raw) if parser is None else parser.parse(raw, seconds=seconds))
+
+
+def read_record(
+    record: Mapping[str, object],
+    base: Path | None = None,
+    *,
+    paths: bool = True,
+    parser: ParsePool | None = None,
+    seconds: float | None = None,
+) -> Arch:
     """One record's architecture; raises what reading it raised (``InvalidModelError``, ``ModelLimitError``,
-    ``InvalidCellError``, ``ValueError`` …), each naming the problem."""
-    kind, value = _check_record(record, base)
+    ``InvalidCellError``, ``ValueError`` …), each naming the problem.
+
+    ONNX is parsed by ``parser`` (within ``seconds``, default: the pool's limit) when one is given.
+    """
+    kind, value = _check_record(record, base, paths)
     if kind == "cell":
         space, dataset, cell = value  # type: ignore[misc]
         return Arch(f"{space}:{dataset}:{cell}", _cell_graphs(space, dataset, [cell])[0])
-    limits = {} if max_nodes is None else {"max_nodes": max_nodes}
-    return Arch(onnx_id(value), from_onnx(value, **limits))  # type: ignore[arg-type]
+    return _onnx_arch(value, parser, seconds)  # type: ignore[arg-type]
 
 
-def read_records(records: Sequence[Mapping[str, object]], what: str, base: Path | None = None) -> list[Arch]:
+def read_records(
+    records: Sequence[Mapping[str, object]],
+    what: str,
+    base: Path | None = None,
+    *,
+    paths: bool = True,
+    parser: ParsePool | None = None,
+) -> list[Arch]:
     """Every record's architecture; a :class:`RecordError` listing every bad row (1-based) otherwise.
 
-    Keys of a record: ``onnx`` (a path, relative to ``base``), ``onnx_base64``, or ``space`` +
-    ``cell`` (and optionally ``dataset``). Cells of one space are built together.
+    Keys of a record: ``onnx`` (a path, relative to ``base``; refused with ``paths=False``),
+    ``onnx_base64``, or ``space`` + ``cell`` (and optionally ``dataset``). Cells of one space are
+    built together; ONNX goes through ``parser`` when one is given (each row within its time limit).
     """
     out: list[Arch | None] = [None] * len(records)
     problems: list[tuple[int, str]] = []
     cells: dict[tuple[str, str], list[tuple[int, str]]] = {}
     for i, record in enumerate(records):
         try:
-            kind, value = _check_record(record, base)
+            kind, value = _check_record(record, base, paths)
             if kind == "cell":
                 space, dataset, cell = value  # type: ignore[misc]
                 cells.setdefault((space, dataset), []).append((i, cell))
             else:
-                out[i] = Arch(onnx_id(value), from_onnx(value))  # type: ignore[arg-type]
+                out[i] = _onnx_arch(value, parser, None)  # type: ignore[arg-type]
         except (ArchscoreError, ValueError, KeyError) as e:
             problems.append((i + 1, str(e)))
     for (space, dataset), items in cells.items():

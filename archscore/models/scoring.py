@@ -40,6 +40,7 @@ from scipy.stats import rankdata
 
 from archscore.errors import ArchscoreError, UnknownNameError
 from archscore.graph import ArchGraph, from_onnx
+from archscore.predictors._ensemble import Z90
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,11 @@ class Group:
     graphs: list[ArchGraph]
     y: np.ndarray
     population: list[ArchGraph] | None = None
+
+
+def _interval(mean: float, std: float, scale: tuple[float, float]) -> list[float]:
+    """The 90 % interval of a normal prediction, clipped to the target's scale."""
+    return [float(max(mean - Z90 * std, scale[0])), float(min(mean + Z90 * std, scale[1]))]
 
 
 def percentile(y: np.ndarray) -> np.ndarray:
@@ -322,7 +328,6 @@ class ScoringModel:
         within-space percentile (``target`` the model's, ``population`` its nearest benchmark task).
         """
         from archscore.models.realnet import classifier_setting
-        from archscore.predictors._ensemble import Z90
 
         self._check_fitted()
         graphs = as_graphs(archs)
@@ -332,13 +337,13 @@ class ScoringModel:
         mean, std = self.predictor_.predict(self._features(graphs, stats, reference), return_std=True)
         nearest, distance, ood = self._distance(stats)
         ranks = self.target_transform == "percentile"  # else raw values of one task: no scale to clip to
+        scale = (0.0, 1.0) if ranks else (-np.inf, np.inf)
+        mean = np.clip(mean, *scale)  # an ensemble can step past the ends of the scale: a percentile is in [0, 1]
         rows = [
             {
                 "mean": float(m),
                 "std": float(s),
-                "interval": [float(max(m - Z90 * s, 0.0)), float(min(m + Z90 * s, 1.0))]
-                if ranks
-                else [float(m - Z90 * s), float(m + Z90 * s)],
+                "interval": _interval(m, s, scale),
                 "target": self.target,
                 "population": n,
                 "percentile": float(m) if ranks else None,
@@ -360,6 +365,7 @@ class ScoringModel:
             head = heads[setting]
             sub = [graphs[i] for i in idx]
             m, s = head.predict(sub, return_std=True)
+            m = np.clip(m, 0.0, 100.0)  # top-1 in %
             near, dist, far = head.nearest(sub)
             # unlike every zoo network, the calibration says nothing: no narrower than the zoo's own spread
             s = np.where(far, np.maximum(s, head.y_sorted_.std()), s)
@@ -367,7 +373,7 @@ class ScoringModel:
                 rows[i].update(
                     mean=float(m[k]),
                     std=float(s[k]),
-                    interval=[float(max(m[k] - Z90 * s[k], 0.0)), float(min(m[k] + Z90 * s[k], 100.0))],
+                    interval=_interval(m[k], s[k], (0.0, 100.0)),
                     target=f"{setting}_top1",
                     population=f"zoo/{setting}",
                     percentile=float(head.percentile(m[k : k + 1])[0]),

@@ -15,15 +15,12 @@ request is logged as one JSON line with it.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import hmac
 import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import anyio
@@ -33,22 +30,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from archscore import __version__
 from archscore.errors import ArchscoreError, ModelLimitError
-from archscore.models.inputs import read_record
+from archscore.graph.bounded import ParsePool, ParseTimeoutError
+from archscore.models.inputs import Arch, Limits, onnx_id, read_record
 from archscore.models.scoring import rank_order
 from archscore.service.models import ModelDescription, ServedModel
 
 log = logging.getLogger("archscore.service")
 access = logging.getLogger("archscore.service.access")
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one request may ask for."""
-
-    max_request_bytes: int = 32 * 2**20
-    max_architectures: int = 64
-    max_nodes: int = 50_000
-    parse_seconds: float = 10.0
 
 
 # -- schemas ----------------------------------------------------------------------------------------
@@ -121,14 +109,17 @@ def create_app(
     """The service, answering with ``model`` (see :class:`ServedModel`); ``api_key`` guards admin endpoints."""
     served = model if isinstance(model, ServedModel) else ServedModel(model, tracking_uri, poll_seconds)
     limits = limits or Limits()
+    parser = limits.parser()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        await anyio.to_thread.run_sync(parser.start)  # parsers ready before the first request
         if not served.ready:
             await anyio.to_thread.run_sync(served.refresh)
         served.follow()
         yield
         served.close()
+        parser.close()
 
     app = FastAPI(
         title="archscore",
@@ -138,6 +129,7 @@ def create_app(
     )
     app.state.served = served
     app.state.limits = limits
+    app.state.parser = parser
 
     @app.middleware("http")
     async def request_id(request: Request, call_next):
@@ -157,7 +149,7 @@ def create_app(
         }))  # fmt: skip
         return response
 
-    errors = {413: {"model": Problem}, 415: {"model": Problem}, 422: {"model": Problem}, 503: {"model": Problem}}
+    errors = {code: {"model": Problem} for code in (408, 413, 415, 422, 503)}
 
     @app.post(
         "/v1/score",
@@ -177,7 +169,7 @@ def create_app(
     )
     async def score(request: Request) -> dict[str, Any]:
         """Predicted target ± std, MACs, params and an out-of-distribution flag per architecture."""
-        body = await _read_body(request, limits.max_request_bytes)
+        body = await _read_body(request, limits)
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind == "application/json":
             items, reference = _json_items(body, limits)
@@ -194,8 +186,9 @@ def create_app(
         request.state.n_architectures = len(items)
         model, info = _current(served)
         archs = []
+        deadline = time.monotonic() + limits.parse_seconds  # one budget for the whole request
         for i, (name, record) in enumerate(items):
-            archs.append(await _parse(i, name, record, limits))
+            archs.append(await _parse(i, name, record, parser, deadline, limits.parse_seconds))
         if reference == "batch" and len(archs) < 2:
             raise HTTPException(422, "reference 'batch' needs at least 2 architectures")
         rows = await anyio.to_thread.run_sync(lambda: model.score([a.graph for a in archs], reference=reference))
@@ -222,7 +215,8 @@ def create_app(
         try:
             await anyio.to_thread.run_sync(served.refresh)
         except ArchscoreError as e:
-            raise HTTPException(503, f"reload failed, still serving the loaded model: {e}") from None
+            detail = f"reload failed, still serving the loaded model: {served.public(str(e))}"
+            raise HTTPException(503, detail) from None
         return _current(served)[1].model_dump()
 
     @app.get("/healthz")
@@ -273,22 +267,26 @@ def _current(served: ServedModel):
     try:
         return served.current()
     except ArchscoreError as e:
-        raise HTTPException(503, str(e)) from None
+        raise HTTPException(503, served.public(str(e))) from None
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(request: Request, limits: Limits) -> bytes:
+    """The request's body, refused past ``max_request_bytes`` or when it trickles in slower than ``body_seconds``."""
+    limit = limits.max_request_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise HTTPException(413, f"request of {int(declared):,} bytes exceeds the limit of {limit:,} bytes")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(413, f"request exceeds the limit of {limit:,} bytes")
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    request._body = body  # starlette re-reads a consumed body from here (form parsing)
-    return body
+    try:
+        with anyio.fail_after(limits.body_seconds):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise HTTPException(413, f"request exceeds the limit of {limit:,} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise HTTPException(408, f"the request body took longer than {limits.body_seconds:g} s to arrive") from None
+    return b"".join(chunks)
 
 
 def _json_items(body: bytes, limits: Limits) -> tuple[list[tuple[str | None, dict]], str]:
@@ -304,22 +302,15 @@ def _json_items(body: bytes, limits: Limits) -> tuple[list[tuple[str | None, dic
         raise HTTPException(
             413, f"{len(req.architectures)} architectures in one request; the limit is {limits.max_architectures}"
         )
-    items = []
-    for i, a in enumerate(req.architectures):
-        if a.onnx_base64 is not None:
-            try:
-                raw = base64.b64decode(a.onnx_base64, validate=True)
-            except (binascii.Error, ValueError):
-                raise HTTPException(422, f"architecture {i}: onnx_base64 is not valid base64") from None
-            items.append((a.name, {"onnx_bytes": raw}))
-        else:
-            items.append((a.name, a.model_dump(exclude={"name", "onnx_base64"}, exclude_none=True)))
-    return items, req.reference
+    return [(a.name, a.model_dump(exclude={"name"}, exclude_none=True)) for a in req.architectures], req.reference
 
 
 async def _multipart_items(request: Request, body: bytes, limits: Limits) -> list[tuple[str | None, dict]]:
+    async def replay() -> dict[str, Any]:  # the body was read (with its limits) already: the form parser gets it
+        return {"type": "http.request", "body": body, "more_body": False}
+
     try:
-        form = await request.form(max_files=limits.max_architectures + 1, max_fields=16)
+        form = await Request(request.scope, replay).form(max_files=limits.max_architectures + 1, max_fields=16)
     except Exception as e:  # starlette raises its own error types for malformed or oversized forms
         raise HTTPException(422, f"malformed multipart form: {e}") from None
     files = [f for f in form.getlist("files") if hasattr(f, "read")]
@@ -330,23 +321,23 @@ async def _multipart_items(request: Request, body: bytes, limits: Limits) -> lis
     return [(f.filename, {"onnx_bytes": await f.read()}) for f in files]
 
 
-async def _parse(i: int, name: str | None, record: dict, limits: Limits):
+async def _parse(i: int, name: str | None, record: dict, parser: ParsePool, deadline: float, budget: float) -> Arch:
+    """One item of a request as an architecture, within what is left of the request's parse budget."""
     label = f"architecture {i}" + (f" ({name})" if name else "")
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise HTTPException(422, f"{label}: the request's parsing took longer than the limit of {budget:g} s")
 
-    def work():
-        if "onnx_bytes" in record:
-            from archscore.graph import from_onnx
-            from archscore.models.inputs import Arch, onnx_id
-
-            raw = record["onnx_bytes"]
-            return Arch(onnx_id(raw), from_onnx(raw, max_nodes=limits.max_nodes))
-        return read_record(record)
+    def work() -> Arch:
+        raw = record.get("onnx_bytes")
+        if raw is not None:
+            return Arch(onnx_id(raw), parser.parse(raw, seconds=left))
+        return read_record(record, paths=False, parser=parser, seconds=left)
 
     try:
-        with anyio.fail_after(limits.parse_seconds):
-            return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
-    except TimeoutError:
-        raise HTTPException(422, f"{label}: parsing took longer than the limit of {limits.parse_seconds:g} s") from None
+        return await anyio.to_thread.run_sync(work)
+    except ParseTimeoutError as e:
+        raise HTTPException(422, f"{label}: {e} (the request's limit is {budget:g} s)") from None
     except ModelLimitError as e:
         raise HTTPException(413, f"{label}: {e}") from None
     except (ArchscoreError, ValueError, KeyError) as e:

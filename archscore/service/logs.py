@@ -28,10 +28,18 @@ class JSONFormatter(logging.Formatter):
 
 
 def configure(level: str = "info") -> None:
-    """Send archscore's service logs to stderr as JSON lines."""
+    """Send every log of a service process to stderr as JSON lines: archscore's at ``level``, the
+    libraries' (uvicorn, python-multipart, MLflow …) at warning and above, one object per line."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JSONFormatter())
-    logger = logging.getLogger("archscore.service")  # its children (access, models) propagate here
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(logging.WARNING)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "python_multipart", "multipart"):
+        library = logging.getLogger(name)
+        library.handlers = []
+        library.propagate = True
+    logger = logging.getLogger("archscore.service")  # its children (access, models) log through it
     logger.handlers = [handler]
     logger.setLevel(level.upper())
     logger.propagate = False

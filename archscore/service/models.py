@@ -15,6 +15,7 @@ import logging
 import re
 import threading
 import time
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 
@@ -28,7 +29,7 @@ ALIAS = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/@]+)$")
 class ModelDescription(BaseModel):
     """What a service is answering with (``GET /v1/models``, and every score response)."""
 
-    source: str
+    source: str = Field(..., description="'default', models:/NAME@ALIAS, or a model folder's name (never its path).")
     name: str
     version: str | None
     target: str
@@ -68,6 +69,17 @@ class ServedModel:
             raise ArchscoreError("no model is loaded yet")
         return current
 
+    @property
+    def public_source(self) -> str:
+        """The source as clients see it: a model folder by its name only, never a server path."""
+        if self.source == "default" or self.source.startswith("models:/"):
+            return self.source
+        return Path(self.source).name or "model"
+
+    def public(self, text: str) -> str:
+        """``text`` with the server path of a folder source replaced by its public name."""
+        return text.replace(self.source, self.public_source) if self.source != self.public_source else text
+
     def _resolve(self) -> tuple[str, str, str | None]:
         """(URI to load, model name, version) of the source as it is now."""
         m = ALIAS.match(self.source)
@@ -94,8 +106,9 @@ class ServedModel:
                 return False
             model = load_predictor(uri, tracking_uri=self.tracking_uri)
             info = ModelDescription(
-                source=self.source, name=name, version=version, target=model.target, encoder=model.encoder,
-                predictor=model.predictor, n_train=model.n_train_, populations=list(model.population_names_),
+                source=self.public_source, name=self.public(name), version=version, target=model.target,
+                encoder=model.encoder, predictor=model.predictor, n_train=model.n_train_,
+                populations=list(model.population_names_),
             )  # fmt: skip
             model.score([_warm_up_graph()])  # first-call costs (imports, LightGBM) paid before serving
             self._current = (model, info)  # one reference assignment: requests see old or new, never a mix
@@ -119,7 +132,7 @@ class ServedModel:
                     self.refresh()
                     self.last_error = None
                 except Exception as e:  # keep serving the loaded model; report the failure
-                    self.last_error = f"{type(e).__name__}: {e}"
+                    self.last_error = self.public(f"{type(e).__name__}: {e}")
                     log.warning("model refresh failed, still serving the loaded model: %s", self.last_error)
 
         self._thread = threading.Thread(target=loop, name="archscore-model-follow", daemon=True)

@@ -1,4 +1,5 @@
-"""Helpers for archscore's own tests and benchmarks: tiny ONNX builders, reference networks, a model fuzzer, benchmark checks."""
+"""Helpers for archscore's own tests and benchmarks: tiny ONNX builders, reference networks, a model fuzzer,
+benchmark checks."""
 
 from __future__ import annotations
 

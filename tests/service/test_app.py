@@ -95,6 +95,8 @@ def test_request_ids_are_echoed_or_made(client):
         ({"architectures": [{"space": "nb201", "cell": NB201_CELL}] * 9}, 413, "the limit is 8"),
         ({"architectures": [{"space": "nb201", "cell": NB201_CELL}], "reference": "batch"}, 422, "at least 2"),
         ({"architectures": [{"name": "nothing"}]}, 422, "exactly one of"),
+        # two ways of naming one architecture: refused, not one of them silently chosen
+        ({"architectures": [{"onnx_base64": b64(b"x"), "space": "nb201", "cell": NB201_CELL}]}, 422, "exactly one of"),
     ],
 )
 def test_bad_requests_get_a_4xx_naming_the_problem(client, body, status, message):
@@ -144,6 +146,26 @@ def test_size_graph_and_time_limits():
     with TestClient(slow) as c:
         r = c.post("/v1/score", json={"architectures": [{"onnx_base64": b64(long_chain(3000))}]})
         assert r.status_code == 422 and "longer than the limit" in r.json()["detail"]
+
+
+def test_a_model_folder_is_described_by_its_name_never_its_server_path(tmp_path):
+    from archscore.models import DEFAULT_MODEL
+
+    folder = tmp_path / "secret-place" / "my-model"
+    import shutil
+
+    shutil.copytree(DEFAULT_MODEL, folder)
+    with TestClient(create_app(str(folder))) as c:
+        for answer in (c.get("/v1/models").text, c.get("/readyz").text):
+            assert str(tmp_path) not in answer and "secret-place" not in answer and "my-model" in answer
+
+
+def test_percentiles_stay_on_their_scale(client):
+    cells = ["0" * 6, "4" * 6, "333333", "131313"]  # from all-none to all-conv3x3: the ends of NB201
+    r = client.post("/v1/score", json={"architectures": [{"space": "nb201", "cell": c} for c in cells]})
+    for x in r.json()["results"]:
+        top = 100.0 if x["target"].endswith("_top1") else 1.0  # a cell unlike every other gets a top-1 in %
+        assert 0.0 <= x["percentile"] <= 1.0 and 0.0 <= x["interval"][0] <= x["mean"] <= x["interval"][1] <= top
 
 
 def test_admin_reload_needs_the_key(client):

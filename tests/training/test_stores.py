@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -24,7 +25,8 @@ from _training_configs import small as small_config  # noqa: E402
 from _training_configs import weak  # noqa: E402
 
 from archscore.examples import NB201_CELL, example_path  # noqa: E402
-from archscore.models import load_predictor  # noqa: E402
+from archscore.models import DEFAULT_MODEL, load_predictor  # noqa: E402
+from archscore.testing.hostile import huge_rank  # noqa: E402
 from archscore.training import tracking  # noqa: E402
 from archscore.training.pipeline import import_model, retrain, train  # noqa: E402
 
@@ -211,5 +213,56 @@ def test_mlflow_models_serve_serves_the_shipped_default_model(home, tmp_path):
         # the cell's percentile in its space; the small CIFAR-10 ResNet's top-1 from the zoo
         assert rows[0]["nearest"].startswith("nb201/") and rows[0]["target"] == "accuracy_percentile"
         assert rows[1]["target"] == "cifar10_top1" and rows[1]["population"] == "zoo/cifar10"
+        # a server path is refused without being looked at (an existing and a missing file answer alike),
+        # and hostile ONNX answers one line naming the problem: no stack trace
+        answers = []
+        for record in (
+            {"onnx": "/etc/hostname"},
+            {"onnx": "/no/such/file.onnx"},
+            {"onnx_base64": base64.b64encode(huge_rank()).decode()},
+        ):
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations",
+                                             json.dumps({"dataframe_records": [record]}).encode(),
+                                             {"Content-Type": "application/json"})  # fmt: skip
+            with pytest.raises(urllib.error.HTTPError) as caught:
+                urllib.request.urlopen(request, timeout=60)
+            assert caught.value.code == 400
+            answer = json.loads(caught.value.read())
+            assert "stack_trace" not in answer and "Traceback" not in answer["message"]
+            answers.append(answer["message"].rsplit("Error: ", 1)[-1])
+        assert answers[0] == answers[1] and "not accepted here" in answers[0] and "\n" not in answers[0]
+        assert "rank 100,000 is above the limit" in answers[2]
     finally:
         stop(proc)
+
+
+def test_the_mlflow_model_never_touches_a_path_it_is_given(monkeypatch, home) -> None:
+    """The pyfunc refuses ``onnx`` paths before any file-system call: open/stat of the path would fail the test."""
+    import builtins
+    import os
+
+    import pandas as pd
+    from mlflow.exceptions import MlflowException
+
+    from archscore.models.mlflow_model import ArchscoreModel
+
+    model = ArchscoreModel()
+    model.load_context(type("Context", (), {"artifacts": {"model": str(DEFAULT_MODEL)}})())
+    secret = "/etc/hostname"
+    touched = []
+    real_open, real_stat = builtins.open, os.stat
+
+    def guarded_open(file, *args, **kwargs):
+        touched.append(str(file)) if str(file) == secret else None
+        return real_open(file, *args, **kwargs)
+
+    def guarded_stat(path, *args, **kwargs):
+        touched.append(str(path)) if str(path) == secret else None
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", guarded_open)
+    monkeypatch.setattr(os, "stat", guarded_stat)
+    with pytest.raises(MlflowException, match="not accepted here") as caught:
+        model.predict(None, pd.DataFrame([{"space": "nb201", "cell": NB201_CELL}, {"onnx": secret}]))
+    assert "row 2" in caught.value.message and "\n" not in caught.value.message
+    assert touched == []
