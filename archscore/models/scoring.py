@@ -451,25 +451,32 @@ class ScoringModel:
             },
         }
         _write_atomic(folder / "model.json", json.dumps(doc, indent=1).encode())
+        manifest = {"model.json": _sha256(folder / "model.json"), **files}
+        _write_atomic(folder / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
         return folder
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ScoringModel:
-        """Read a model folder written by :meth:`save`; every file is checked against its checksum."""
+        """Read a model folder written by :meth:`save`, verified whole first.
+
+        ``MANIFEST.json`` lists every file the model is read from (``model.json`` included) with its
+        SHA-256; a missing, changed or extra-path entry refuses the folder with one
+        :class:`ModelFormatError`. The library versions the model was saved with are compared with
+        the installed ones: a pickled predictor (non-GBDT) from another scikit-learn is refused,
+        other differences are warned about, naming both versions.
+        """
         folder = Path(path)
+        doc = _verified(folder)
         try:
-            doc = json.loads((folder / "model.json").read_text())
-        except FileNotFoundError:
-            raise ModelFormatError(f"{str(folder)!r} is not an archscore model folder (no model.json)") from None
-        except (OSError, ValueError) as e:
-            raise ModelFormatError(f"{folder / 'model.json'}: unreadable ({e})") from None
-        if doc.get("format") != FORMAT_VERSION:
-            raise ModelFormatError(
-                f"{folder}: model format {doc.get('format')!r}, this archscore reads {FORMAT_VERSION}"
-            )
-        for name, digest in doc["files"].items():
-            if not (folder / name).is_file() or _sha256(folder / name) != digest:
-                raise ModelFormatError(f"{folder / name}: missing or corrupted (checksum mismatch)")
+            return cls._from_doc(folder, doc)
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            if isinstance(e, ModelFormatError):
+                raise
+            raise ModelFormatError(f"{folder}: model.json lacks or garbles {e} (saved by another archscore?)") from None
+
+    @classmethod
+    def _from_doc(cls, folder: Path, doc: dict) -> ScoringModel:
+        _check_versions(folder, doc)
         model = cls(**doc["config"], metadata=doc.get("metadata"))
         pops = doc["populations"]
         model.population_names_ = list(pops["names"])
@@ -524,6 +531,66 @@ class _Booster:
 
 def _member_index(name: str) -> int:
     return int(name.split("_")[1].split(".")[0])
+
+
+MANIFEST = "MANIFEST.json"
+"""The file listing every file of a model folder with its SHA-256 (written last by ``save``)."""
+
+
+def _verified(folder: Path) -> dict:
+    """``model.json`` of ``folder`` once the whole folder matches its manifest."""
+    if not (folder / "model.json").is_file():
+        raise ModelFormatError(f"{str(folder)!r} is not an archscore model folder (no model.json)")
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except FileNotFoundError:
+        raise ModelFormatError(
+            f"{folder}: no {MANIFEST} (saved by an older archscore: load and save it again)"
+        ) from None
+    except (OSError, ValueError) as e:
+        raise ModelFormatError(f"{folder / MANIFEST}: unreadable ({e})") from None
+    if not isinstance(manifest, dict) or "model.json" not in manifest:
+        raise ModelFormatError(f"{folder / MANIFEST}: not a manifest of a model folder")
+    for name, digest in manifest.items():
+        if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+            raise ModelFormatError(f"{folder / MANIFEST}: entry {name!r} is not a file of the folder")
+        if not (folder / name).is_file() or _sha256(folder / name) != digest:
+            raise ModelFormatError(f"{folder / name}: missing or corrupted (checksum mismatch)")
+    try:
+        doc = json.loads((folder / "model.json").read_text())
+    except (OSError, ValueError) as e:
+        raise ModelFormatError(f"{folder / 'model.json'}: unreadable ({e})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT_VERSION:
+        found = doc.get("format") if isinstance(doc, dict) else None
+        raise ModelFormatError(f"{folder}: model format {found!r}, this archscore reads {FORMAT_VERSION}")
+    listed = doc.get("files")
+    if not isinstance(listed, dict) or not set(listed) <= set(manifest):
+        raise ModelFormatError(f"{folder}: model.json names files its manifest does not cover")
+    return doc
+
+
+def _check_versions(folder: Path, doc: dict) -> None:
+    """Refuse a pickled predictor from another scikit-learn; warn about other version differences."""
+    import warnings
+
+    import lightgbm
+    import sklearn
+
+    from archscore import __version__
+
+    saved = doc.get("versions") or {}
+    installed = {"archscore": __version__, "lightgbm": lightgbm.__version__, "scikit-learn": sklearn.__version__}
+    differ = {k: (saved.get(k), v) for k, v in installed.items() if saved.get(k) != v}
+    pickled = doc["config"]["predictor"] != "gbdt"
+    if pickled and "scikit-learn" in differ:
+        was, now = differ["scikit-learn"]
+        raise ModelFormatError(
+            f"{folder}: its predictor was pickled with scikit-learn {was}, this is {now}; "
+            "retrain it, or install that scikit-learn"
+        )
+    if differ:
+        listed = ", ".join(f"{k} {was} (now {now})" for k, (was, now) in differ.items())
+        warnings.warn(f"{folder.name}: saved with {listed}; its predictions may differ slightly", stacklevel=3)
 
 
 def _sha256(path: Path) -> str:

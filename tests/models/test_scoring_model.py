@@ -95,7 +95,54 @@ def test_a_corrupted_or_missing_model_file_is_refused(model, tmp_path):
     with pytest.raises(ModelFormatError, match=r"no model\.json"):
         ScoringModel.load(tmp_path / "nowhere")
     (folder / "model.json").write_text("{not json")
-    with pytest.raises(ModelFormatError, match="unreadable"):
+    with pytest.raises(ModelFormatError, match="missing or corrupted"):
+        ScoringModel.load(folder)
+
+
+def test_the_whole_folder_is_verified_model_json_and_manifest_included(model, tmp_path):
+    import json
+
+    folder = model.save(tmp_path / "m")
+    doc = (folder / "model.json").read_text()
+    flipped = doc.replace('"ood_threshold": 1', '"ood_threshold": 0', 1)  # one digit: a bit flip in a number
+    assert flipped != doc
+    (folder / "model.json").write_text(flipped)
+    with pytest.raises(ModelFormatError, match=r"model\.json: missing or corrupted"):
+        ScoringModel.load(folder)
+    (folder / "model.json").write_text(doc)
+    manifest = json.loads((folder / "MANIFEST.json").read_text())
+    for bad in (
+        {**manifest, "../../../../etc/hostname": "0" * 64},
+        {k: v for k, v in manifest.items() if k != "model.json"},
+    ):
+        (folder / "MANIFEST.json").write_text(json.dumps(bad))
+        with pytest.raises(ModelFormatError, match=r"not a file of the folder|not a manifest"):
+            ScoringModel.load(folder)
+    (folder / "MANIFEST.json").unlink()
+    with pytest.raises(ModelFormatError, match=r"no MANIFEST\.json"):
+        ScoringModel.load(folder)
+    # a model.json without its keys (re-hashed, as a careless hand edit would be): one clear error, no KeyError
+    import hashlib
+
+    (folder / "model.json").write_text(json.dumps({"format": 1, "files": {}}))
+    digest = hashlib.sha256((folder / "model.json").read_bytes()).hexdigest()
+    (folder / "MANIFEST.json").write_text(json.dumps({"model.json": digest}))
+    with pytest.raises(ModelFormatError, match="lacks or garbles"):
+        ScoringModel.load(folder)
+
+
+def test_versions_it_was_saved_with_are_compared_on_load(model, tmp_path):
+    import hashlib
+    import json
+
+    folder = model.save(tmp_path / "m")
+    doc = json.loads((folder / "model.json").read_text())
+    doc["versions"]["lightgbm"] = "0.1"
+    (folder / "model.json").write_text(json.dumps(doc))
+    manifest = json.loads((folder / "MANIFEST.json").read_text())
+    manifest["model.json"] = hashlib.sha256((folder / "model.json").read_bytes()).hexdigest()
+    (folder / "MANIFEST.json").write_text(json.dumps(manifest))
+    with pytest.warns(UserWarning, match=r"lightgbm 0\.1 \(now"):
         ScoringModel.load(folder)
 
 
