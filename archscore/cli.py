@@ -678,9 +678,11 @@ def serve(
         f"archscore serving {model} on http://{host}:{port} ({workers} worker(s)); docs at /docs", highlight=False
     )
     # log_config=None: uvicorn's own lines go through the app's JSON logging; the protocol drops
-    # clients whose request headers do not arrive in time (slow-loris)
+    # clients whose request headers do not arrive in time (slow-loris); a worker's start (loading
+    # the model, starting its parsers) may take longer than uvicorn's 5 s on a busy machine, and
+    # parsing never blocks a worker's loop, so the supervisor waits 30 s before replacing one
     uvicorn.run("archscore.service.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False, log_config=None,
+                log_level="warning", access_log=False, log_config=None, timeout_worker_healthcheck=30,
                 http="archscore.service.protocol:HeaderDeadlineProtocol")  # fmt: skip
 
 
