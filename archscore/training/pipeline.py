@@ -197,6 +197,8 @@ def tune(config: TrainConfig, data: Dataset, mlflow, say: Callable[[str], None])
     Trials are judged on an inner split of the *training* rows (hashed like the evaluation split,
     with another salt), so the fixed evaluation split stays unseen until the final model.
     """
+    from archscore.training.tracking import owner_tags
+
     if config.predictor != "gbdt":
         raise ConfigError(f"optuna_trials: the search space is defined for predictor 'gbdt', not {config.predictor!r}")
     import optuna
@@ -215,7 +217,7 @@ def tune(config: TrainConfig, data: Dataset, mlflow, say: Callable[[str], None])
                 params[key] = trial.suggest_int(key, lo, hi)
             else:
                 params[key] = trial.suggest_float(key, lo, hi, log=kind == "log")
-        with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
+        with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True, tags=owner_tags()):
             mlflow.log_params(params)
             score = gate_score(_fresh(config, params).fit(inner_train), inner_eval, config.gate_metric)
             mlflow.log_metric(f"inner_mean_{config.gate_metric}", score)
@@ -348,9 +350,10 @@ def train(
     config.check()
     data = load_dataset(config, label_root, say)  # bad labels are refused here, before any fitting
     mlflow, uri = tracking.connect(tracking_uri, config.experiment)
+    tracking.fail_stale_runs(config.experiment, say)
     with mlflow.start_run(run_name=run_name) as run, tempfile.TemporaryDirectory(prefix="archscore-run-") as tmp:
         folder = Path(tmp)
-        mlflow.set_tags(_tags(config, force))
+        mlflow.set_tags(_tags(config, force) | tracking.owner_tags())
         mlflow.log_params(_params(config))
         kept = []
         for lf in config.labels:  # the user's measurements travel with the run: a later retrain needs them
@@ -409,10 +412,7 @@ def train(
 
 
 def _register_and_gate(mlflow, tracking, uri, config, info, model, data, force, result, say) -> None:
-    client = mlflow.MlflowClient()
     with tracking.registry_lock(uri):
-        version = mlflow.register_model(info.model_uri, config.name).version
-        result.version = str(version)
         current = tracking.champion(config.name)
         new_score = result.metrics.get(f"mean_{config.gate_metric}", float("nan"))
         tags = {"gate.metric": f"mean_{config.gate_metric}", "gate.margin": str(config.gate_margin),
@@ -441,10 +441,8 @@ def _register_and_gate(mlflow, tracking, uri, config, info, model, data, force, 
                 reason += "; promoted anyway (--force)"
         tags["gate.decision"] = "promoted" if promote else "rejected"
         tags["gate.reason"] = reason
-        for k, v in tags.items():
-            client.set_model_version_tag(config.name, str(version), k, v)
-        if promote:
-            client.set_registered_model_alias(config.name, tracking.CHAMPION, str(version))
+        version = tracking.register_gated(info.model_uri, config.name, tags, promote)
+        result.version = version
         result.promoted, result.reason = promote, reason
         mlflow.set_tags({f"{k}": v for k, v in tags.items()} | {"registered_version": str(version)})
     say(f"registered {config.name} v{version}: {reason}")
@@ -512,9 +510,7 @@ def import_model(
             mlflow.log_artifact(str(folder / "MODEL_CARD.md"))
         info = log_model(mlflow, model, Path(tmp))
         result = TrainResult(run.info.run_id, model, {}, tracking_uri=uri)
-        client = mlflow.MlflowClient()
         with tracking.registry_lock(uri):
-            version = str(mlflow.register_model(info.model_uri, name).version)
             current = tracking.champion(name)
             promote = current is None or force
             reason = (
@@ -524,11 +520,9 @@ def import_model(
                 if not force
                 else f"imported and promoted over v{current.version} (--force)"
             )
-            for k, v in {"gate.decision": "promoted" if promote else "rejected", "gate.reason": reason,
-                         "gate.forced": str(force).lower()}.items():  # fmt: skip
-                client.set_model_version_tag(name, version, k, v)
-            if promote:
-                client.set_registered_model_alias(name, tracking.CHAMPION, version)
+            tags = {"gate.decision": "promoted" if promote else "rejected", "gate.reason": reason,
+                    "gate.forced": str(force).lower()}  # fmt: skip
+            version = tracking.register_gated(info.model_uri, name, tags, promote)
         result.version, result.promoted, result.reason = version, promote, reason
     say(f"registered {name} v{version}: {reason}")
     return result

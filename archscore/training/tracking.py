@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,6 +83,62 @@ def registry_lock(uri: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def register_gated(model_uri: str, name: str, tags: dict[str, str], promote: bool) -> str:
+    """Register a model version *with* its gate decision (one store call: no version ever exists
+    without it), then move the champion alias to it when ``promote``. Call under :func:`registry_lock`.
+    A kill between the two leaves a version marked promoted that is not champion: the alias, never a
+    tag, decides what is served."""
+    mlflow = _mlflow()
+    version = str(mlflow.register_model(model_uri, name, tags=tags).version)
+    if promote:
+        mlflow.MlflowClient().set_registered_model_alias(name, CHAMPION, version)
+    return version
+
+
+HOST_TAG, PID_TAG = "archscore.host", "archscore.pid"
+
+
+def owner_tags() -> dict[str, str]:
+    """Tags naming the process that runs a training, so a later one can tell a dead run from a live one."""
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+
+
+def fail_stale_runs(experiment: str = "archscore", say=None) -> list[str]:
+    """Mark FAILED the RUNNING runs of ``experiment`` whose training process (on this host)
+    no longer exists: a training killed midway. Runs of other hosts are left alone (their
+    processes cannot be checked from here). Returns the run ids marked."""
+    mlflow = _mlflow()
+    client = mlflow.MlflowClient()
+    found = mlflow.get_experiment_by_name(experiment)
+    if found is None:
+        return []
+    host = socket.gethostname()
+    runs = client.search_runs(
+        [found.experiment_id], filter_string=f"attributes.status = 'RUNNING' and tags.`{HOST_TAG}` = '{host}'"
+    )
+    marked = []
+    for run in runs:
+        pid = run.data.tags.get(PID_TAG, "")
+        if pid.isdigit() and not _alive(int(pid)):
+            reason = f"process {pid} on {host} ended without finishing the run"
+            client.set_tag(run.info.run_id, "archscore.failed", reason)
+            client.set_terminated(run.info.run_id, "FAILED")
+            marked.append(run.info.run_id)
+    if marked and say is not None:
+        say(f"marked {len(marked)} run(s) of killed trainings FAILED: {', '.join(marked)}")
+    return marked
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, another user's
+        return True
+    return True
 
 
 def champion(name: str):

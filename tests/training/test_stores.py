@@ -149,8 +149,16 @@ def test_a_training_killed_midway_leaves_the_champion_and_every_version_intact(h
     for v in (first, second):
         assert load_predictor(f"models:/k/{v.version}").n_train_ == v.model.n_train_
     assert load_predictor("models:/k@champion").n_train_ > 0
-    # the store keeps working: the next training registers version 3
-    assert train(small("k")).version == "3"
+    killed = mlflow.search_runs(search_all_experiments=True, filter_string="attributes.status = 'RUNNING'")
+    assert len(killed) >= 1  # the killed training's run (and its open trials) stay RUNNING ...
+    # the store keeps working: the next training registers version 3, with its gate decision
+    third = train(small("k"))
+    assert third.version == "3"
+    assert client.get_model_version("k", "3").tags["gate.decision"] in ("promoted", "rejected")
+    # ... until that next training marks them FAILED, naming why
+    for run_id in killed["run_id"]:
+        run = client.get_run(run_id)
+        assert run.info.status == "FAILED" and "ended without finishing" in run.data.tags["archscore.failed"]
 
 
 def test_training_and_retraining_against_a_real_mlflow_server(tmp_path, home):
