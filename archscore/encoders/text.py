@@ -29,6 +29,8 @@ import importlib.util
 import math
 import os
 import tempfile
+import time
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -304,39 +306,80 @@ def model_digest(path: str) -> str:
 
 
 class DiskCache:
-    """Embeddings on disk, one file per model: ``$ARCHSCORE_CACHE_DIR/text-embeddings/<model>.npz``.
+    """Embeddings on disk, a folder per model: ``$ARCHSCORE_CACHE_DIR/text-embeddings/<model>/*.npz``.
 
     Encoding runs at ~10 graphs/s on two cores, so a table of 15,625 graphs takes ~25 minutes;
-    from this file it takes a second. Keys are digests of what was embedded (strategy and text),
-    so a changed description simply misses. A file that does not read is ignored and rewritten;
-    two processes writing at once lose one's additions, never corrupt the file (atomic replace).
+    from these files it takes a second. Keys are digests of what was embedded (strategy and text),
+    so a changed description simply misses. Each :meth:`add` writes a new file (atomically), so an
+    addition costs its own size, not the cache's, and processes adding at once never lose each
+    other's embeddings; past ``MAX_FILES`` files, one process (under a file lock) merges the files
+    it read into one. A file that does not read is skipped.
     """
+
+    MAX_FILES = 32
 
     def __init__(self, model: str) -> None:
         from archscore.data.cache import default_root
 
-        self.path = default_root() / "text-embeddings" / f"{model}.npz"
+        self.folder = default_root() / "text-embeddings" / model
 
-    def read(self) -> dict[bytes, np.ndarray]:
+    def _files(self) -> list[Path]:
+        return sorted(self.folder.glob("*.npz")) if self.folder.is_dir() else []
+
+    @staticmethod
+    def _load(path: Path) -> dict[bytes, np.ndarray]:
         try:
-            with np.load(self.path) as f:
+            with np.load(path) as f:
                 keys, vectors = f["keys"], f["vectors"]
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):  # gone (merged) or unreadable: skipped
             return {}
         return {k.tobytes(): v for k, v in zip(keys, vectors)}
 
-    def add(self, new: dict[bytes, np.ndarray]) -> None:
-        merged = {**self.read(), **new}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".part-", suffix=".npz")
+    def read(self) -> dict[bytes, np.ndarray]:
+        out: dict[bytes, np.ndarray] = {}
+        for path in self._files():
+            out.update(self._load(path))
+        return out
+
+    def _write(self, entries: dict[bytes, np.ndarray]) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".part-", suffix=".tmp")
+        path = self.folder / f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}.npz"
         try:
             with os.fdopen(fd, "wb") as f:
-                keys = np.frombuffer(b"".join(merged), dtype=np.uint8).reshape(len(merged), -1)
-                np.savez(f, keys=keys, vectors=np.stack(list(merged.values())).astype(np.float32))
-            os.replace(tmp, self.path)
+                keys = np.frombuffer(b"".join(entries), dtype=np.uint8).reshape(len(entries), -1)
+                np.savez(f, keys=keys, vectors=np.stack(list(entries.values())).astype(np.float32))
+            os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+        return path
+
+    def add(self, new: dict[bytes, np.ndarray]) -> None:
+        if not new:
+            return
+        self._write(new)
+        files = self._files()
+        if len(files) > self.MAX_FILES:
+            self._merge(files)
+
+    def _merge(self, files: list[Path]) -> None:
+        import fcntl
+
+        with (self.folder / ".merge.lock").open("a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:  # another process is merging
+                return
+            try:
+                merged: dict[bytes, np.ndarray] = {}
+                for path in files:
+                    merged.update(self._load(path))
+                self._write(merged)
+                for path in files:  # only the files merged: a file added meanwhile stays
+                    path.unlink(missing_ok=True)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 class TextEncoder(TransformerMixin, BaseEstimator):

@@ -145,7 +145,7 @@ def test_pickle_holds_no_model_and_no_cache(graphs) -> None:
 def test_disk_cache_serves_a_fresh_encoder(graphs, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("ARCHSCORE_CACHE_DIR", str(tmp_path))
     X = TextEncoder(disk_cache=True).fit(graphs[:2]).transform(graphs[:2])
-    assert list((tmp_path / "text-embeddings").glob("*.npz"))
+    assert list((tmp_path / "text-embeddings").rglob("*.npz"))
 
     def refuse(*args, **kwargs):
         raise AssertionError("encoded again instead of reading the disk cache")
@@ -199,3 +199,35 @@ def test_missing_dependencies_say_what_to_install(monkeypatch, graphs) -> None:
     monkeypatch.setitem(sys.modules, "transformers", None)
     with pytest.raises(ImportError, match=r'pip install "archscore\[text\]"'):
         TextEncoder().fit(graphs[:1])
+
+
+def _add_many(root: str, start: int) -> None:
+    import os
+
+    os.environ["ARCHSCORE_CACHE_DIR"] = root
+    from archscore.encoders.text import DiskCache
+
+    cache = DiskCache("m")
+    for i in range(start, start + 40):  # more adds than MAX_FILES: merges happen while the other process adds
+        cache.add({i.to_bytes(16, "big"): np.full(4, i, np.float32)})
+
+
+def test_disk_cache_keeps_every_addition_of_processes_adding_at_once(tmp_path, monkeypatch) -> None:
+    import multiprocessing
+
+    from archscore.encoders.text import DiskCache
+
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_add_many, args=(str(tmp_path), s)) for s in (0, 1000)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    monkeypatch.setenv("ARCHSCORE_CACHE_DIR", str(tmp_path))
+    cache = DiskCache("m")
+    got = cache.read()
+    want = set(range(40)) | set(range(1000, 1040))
+    assert {int.from_bytes(k, "big") for k in got} == want
+    assert all(v[0] == int.from_bytes(k, "big") for k, v in got.items())
+    assert len(cache._files()) <= DiskCache.MAX_FILES + 2  # merged as it grew, not one file per add
