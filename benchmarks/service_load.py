@@ -14,6 +14,13 @@ Reported per scenario and client count: requests, errors (any status but 200), t
 latency p50/p90/p99/max as the client saw it. The clients share the 2 cores with the server, so
 these are conservative. Target (issue 7): p99 under 50 ms for one NB201-sized architecture, no error.
 
+With ``--hostile``, each scenario is also run at 16 clients with two hostile uploads every 8 s
+beside the valid load (cases of :mod:`archscore.testing.hostile` that pass the static limits and
+cost seconds of parsing each) and ``/readyz`` polled every second: reported are the valid
+requests' errors and latency against the same run without them, the readiness failures and what
+the hostile uploads got. Target (issue 20): 0 valid requests fail, /readyz always 200, valid p99
+at most 2× the clean run's.
+
 Run: ``python benchmarks/service_load.py`` (``--quick`` for the reduced CI version); results go to
 ``benchmarks/results/service_load.json``, ``.md`` and ``.png``.
 """
@@ -145,6 +152,61 @@ def drive(port: int, body: bytes, content_type: str, requests: int, clients: int
     }
 
 
+HOSTILE_CASES = ("initializer_flood", "long_chain", "rank_by_constant", "many_outputs")
+"""Hostile cases that pass the static limits: each costs seconds of parsing (or of being stopped)."""
+
+
+def under_attack(port: int, body: bytes, content_type: str, requests: int, clients: int) -> dict:
+    """``drive`` with two hostile uploads every 8 s and /readyz polled every second beside it."""
+    from archscore.testing.hostile import cases
+
+    hostile = list(cases(HOSTILE_CASES).items())
+    stop = threading.Event()
+    answers: list[int] = []
+    polls: list[int] = []
+
+    def send(raw: bytes) -> None:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            conn.request("POST", "/v1/score", raw, {"Content-Type": "application/octet-stream"})
+            response = conn.getresponse()
+            response.read()
+            answers.append(response.status)
+        except (OSError, http.client.HTTPException):
+            answers.append(0)
+
+    def attacker() -> None:
+        k = 0
+        while not stop.wait(0 if k == 0 else 8.0):
+            for _ in range(2):
+                threading.Thread(target=send, args=(hostile[k % len(hostile)][1],), daemon=True).start()
+                k += 1
+
+    def poller() -> None:
+        while not stop.wait(1.0):
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", "/readyz")
+                response = conn.getresponse()
+                response.read()
+                polls.append(response.status)
+            except (OSError, http.client.HTTPException):
+                polls.append(0)
+
+    helpers = [threading.Thread(target=attacker, daemon=True), threading.Thread(target=poller, daemon=True)]
+    for t in helpers:
+        t.start()
+    try:
+        run = drive(port, body, content_type, requests, clients)
+    finally:
+        stop.set()
+        for t in helpers:
+            t.join(timeout=70)
+    run.update(hostile_sent=len(answers), hostile_statuses=sorted(set(answers)),
+               readyz_polls=len(polls), readyz_failures=sum(s != 200 for s in polls))  # fmt: skip
+    return run
+
+
 def markdown(result: dict) -> str:
     lines = [
         f"Service under load: `archscore serve --workers {result['workers']}`, the default model, one architecture per "
@@ -159,6 +221,22 @@ def markdown(result: dict) -> str:
                 f"| {name} | {result['sizes_mb'][name]:.2f} MB | {r['clients']} | {r['requests']:,} | {r['errors']} | "
                 f"{r['requests_per_second']:.0f} | {r['p50_ms']:.1f} | {r['p90_ms']:.1f} | {r['p99_ms']:.1f} | "
                 f"{r['max_ms']:.0f} |"
+            )
+    if result.get("hostile"):
+        lines += [
+            "",
+            "With two hostile uploads every 8 s beside the valid load (16 clients):",
+            "",
+            "| upload | valid requests | errors | p99 ms clean | p99 ms under attack | ratio | hostile sent (statuses) "
+            "| /readyz failures |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for name, h in result["hostile"].items():
+            lines.append(
+                f"| {name} | {h['attack']['requests']:,} | {h['attack']['errors']} | {h['clean']['p99_ms']:.1f} | "
+                f"{h['attack']['p99_ms']:.1f} | {h['attack']['p99_ms'] / h['clean']['p99_ms']:.2f} | "
+                f"{h['attack']['hostile_sent']} ({', '.join(map(str, h['attack']['hostile_statuses']))}) | "
+                f"{h['attack']['readyz_failures']} of {h['attack']['readyz_polls']} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -192,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep-requests", type=int, default=2_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--raw", action="store_true", help="send each file as the body, not as a multipart form")
+    parser.add_argument("--hostile", action="store_true", help="also run each scenario under hostile uploads")
+    parser.add_argument("--hostile-requests", type=int, default=2_000, help="valid requests of each hostile run")
+    parser.add_argument("--only", default=None, help="comma-separated scenarios (default: all)")
     parser.add_argument("--out", type=Path, default=RESULTS / "service_load.json")
     args = parser.parse_args(argv)
     if args.quick:
@@ -203,7 +284,11 @@ def main(argv: list[str] | None = None) -> int:
         server = start_server(port, args.workers, Path(tmp) / "serve.log")
         try:
             scenarios: dict[str, list[dict]] = {}
+            attacks: dict[str, dict] = {}
+            wanted = set(args.only.split(",")) if args.only else set(bodies)
             for name, raw in bodies.items():
+                if name not in wanted:
+                    continue
                 body, ctype = (raw, "application/octet-stream") if args.raw else multipart(name, raw)
                 drive(port, body, ctype, 20, args.workers)  # warm every worker up
                 runs = [drive(port, body, ctype, args.requests, args.clients)]
@@ -212,6 +297,11 @@ def main(argv: list[str] | None = None) -> int:
                 scenarios[name] = sorted(runs, key=lambda r: r["clients"])
                 for r in scenarios[name]:
                     print(name, json.dumps(r), flush=True)
+                if args.hostile:
+                    clean = drive(port, body, ctype, args.hostile_requests, 16)
+                    attack = under_attack(port, body, ctype, args.hostile_requests, 16)
+                    attacks[name] = {"clean": clean, "attack": attack}
+                    print(name, "hostile", json.dumps(attacks[name]), flush=True)
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
@@ -220,9 +310,10 @@ def main(argv: list[str] | None = None) -> int:
         "versions": _common.versions(),
         "workers": args.workers,
         "upload": "application/octet-stream" if args.raw else "multipart/form-data",
-        "sizes_mb": {k: len(v) / 1e6 for k, v in bodies.items()},
+        "sizes_mb": {k: len(v) / 1e6 for k, v in bodies.items() if k in scenarios},
         "target_p99_ms_nb201": TARGET_P99_MS,
         "scenarios": scenarios,
+        "hostile": attacks,
     }
     _common.write_results(args.out, result, markdown, plot)
     print(markdown(result))
