@@ -55,3 +55,25 @@ def test_a_client_trickling_its_headers_is_disconnected_and_others_are_served():
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_every_library_logs_one_json_object_per_line(capsys):
+    import json
+    import logging
+
+    from archscore.service.logs import configure
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        configure("info")
+        logging.getLogger("python_multipart.multipart").warning("Skipping data after last boundary")
+        logging.getLogger("uvicorn.error").error("Invalid HTTP request received.")
+        logging.getLogger("archscore.service").info("serving")
+        lines = capsys.readouterr().err.strip().splitlines()
+        records = [json.loads(line) for line in lines]  # every line is one JSON object
+        assert [r["logger"] for r in records] == ["python_multipart.multipart", "uvicorn.error", "archscore.service"]
+    finally:
+        root.handlers[:], root.level = saved[0], saved[1]
+        logging.getLogger("archscore.service").handlers = []
+        logging.getLogger("archscore.service").propagate = True
