@@ -28,11 +28,19 @@ def from_onnx(
             (batch) dimension is taken as 1 without being asked.
         data_inputs: Names of the inputs that carry data, when weights are also graph inputs and
             the default guess (data inputs come first) does not hold.
-        max_bytes: Refuse inputs larger than this many bytes.
-        max_nodes: Refuse graphs with more ONNX nodes than this.
+        max_bytes: Refuse inputs larger than this many bytes (default: protobuf's 2 GiB).
+        max_nodes: Refuse graphs with more ONNX nodes than this (default 500,000), counted as shape
+            inference visits them: a call of a model-local function counts its body, every
+            subgraph (If/Loop/Scan) counts. Tensors of rank above 32 and shapes of more than 2^50
+            elements are refused whatever the limits.
+
+    This bounds the work by the input's size, in this process. To also bound time and memory (a
+    parse past its limit is killed), parse through :class:`archscore.graph.bounded.ParsePool`, as
+    the CLI, the service and the MLflow model do.
 
     Raises:
         archscore.errors.InvalidModelError: The model cannot be read; the message names why.
+        archscore.errors.ModelLimitError: The model exceeds a limit; the message names it.
     """
     raw = read_graph(src, input_shapes=input_shapes, data_inputs=data_inputs, max_bytes=max_bytes, max_nodes=max_nodes)
     return canonicalize(raw)
