@@ -13,8 +13,8 @@ service cases, ``/readyz`` must answer and the service's worker processes must b
 started with (none crashed or was killed).
 
 Pass: every case scored or refused as expected, no traceback, every answer within the parse limit
-(in the CLI: beyond the time the same command takes on a bundled example, its start-up), every
-peak RSS under 1 GB.
+(in the CLI: plus twice the time the same command takes on a bundled example, its start-up varying
+with the machine's load), every peak RSS under 1 GB.
 
 Run: ``python benchmarks/hostile.py`` (``--quick``: the reduced CI set); results go to
 ``benchmarks/results/hostile.json`` and ``.md``.
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
                 r["service"] = run_service(name, raw, port, server.pid)
                 r["pyfunc"] = run_pyfunc(name, raw, model)
                 r["pass"] = (
-                    judge(valid[name], r["cli"], PARSE_SECONDS + startup)
+                    judge(valid[name], r["cli"], PARSE_SECONDS + 2 * startup)
                     and judge(valid[name], r["service"], PARSE_SECONDS + 1)
                     and judge(valid[name], r["pyfunc"], PARSE_SECONDS + 1)
                 )
