@@ -44,6 +44,7 @@ INPUTS_PER_NODE = 8
 SMALL_CONST = 64  # constants with at most this many elements are read by value
 NUMERIC_KINDS = frozenset("biuf")  # numpy kinds of constant values kept (strings, complex … are not)
 STANDARD_DOMAINS = ("", "ai.onnx")
+GRAPH_OPS = frozenset({"If", "Loop", "Scan", "SequenceMap"})  # the standard ops with graph attributes
 FLOAT_TYPES = frozenset(
     {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16, onnx.TensorProto.DOUBLE}
 )
@@ -680,13 +681,18 @@ def _check_size(model: onnx.ModelProto, max_nodes: int) -> None:
             rank = len(vi.type.tensor_type.shape.dim)
             raise ModelLimitError(f"value {vi.name!r}: rank {rank:,} is above the limit of {MAX_RANK}")
     functions = {(f.domain, f.name): f for f in model.functions}
+    shadowing = any(domain in STANDARD_DOMAINS for domain, _ in functions)
     cost: dict[tuple[str, str], int] = {}
     opening: set[tuple[str, str]] = set()
 
     def nodes_cost(nodes: Iterable[onnx.NodeProto], budget: int) -> int:
         total = 0
         for n in nodes:
+            if total > budget:
+                break
             total += 1
+            if n.domain in STANDARD_DOMAINS and n.op_type not in GRAPH_OPS and not shadowing:
+                continue  # the common case: a standard op, no subgraph, no function of that name
             key = (n.domain, n.op_type)
             if key in functions:
                 if key not in cost:
@@ -701,8 +707,6 @@ def _check_size(model: onnx.ModelProto, max_nodes: int) -> None:
                     total += nodes_cost(a.g.node, budget)
                 elif a.type == onnx.AttributeProto.GRAPHS:
                     total += sum(nodes_cost(sub.node, budget) for sub in a.graphs)
-            if total > budget:
-                break
         return total
 
     total = nodes_cost(g.node, max_nodes)
