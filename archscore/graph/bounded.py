@@ -13,11 +13,13 @@ The CLI, the HTTP service and the MLflow model all parse through a :class:`Parse
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import subprocess
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -120,6 +122,9 @@ class ParsePool:
         seconds: Default time limit of one parse (``parse(..., seconds=)`` overrides it).
         memory: Heap a worker may hold (bytes); 0 for no cap.
         max_nodes, max_bytes: The static limits :func:`~archscore.graph.from_onnx` applies.
+        cache_nodes: Keep the graphs of recently parsed bytes (up to this many nodes in all, least
+            recently used first out), so the same file sent again is not parsed again: a search
+            loop or a retrying client re-sends the same architectures. ``0``: no cache.
     """
 
     def __init__(
@@ -130,6 +135,7 @@ class ParsePool:
         memory: int = PARSE_MEMORY,
         max_nodes: int = MAX_NODES,
         max_bytes: int = MAX_FILE_BYTES,
+        cache_nodes: int = 0,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
@@ -138,6 +144,9 @@ class ParsePool:
         self._slots = threading.BoundedSemaphore(workers)
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
+        self.cache_nodes = cache_nodes
+        self._cache: OrderedDict[bytes, ArchGraph] = OrderedDict()
+        self._cached_nodes = 0
 
     def start(self) -> ParsePool:
         """Start every worker now, so the first requests do not wait for one."""
@@ -171,6 +180,14 @@ class ParsePool:
         if not isinstance(src, (bytes, str)):
             raise TypeError(f"expected a path or bytes, got {type(src).__name__}")
         options = {"max_nodes": self.max_nodes, "max_bytes": self.max_bytes, "input_shapes": input_shapes}
+        key = None
+        if self.cache_nodes and isinstance(src, bytes):
+            key = hashlib.sha256(src + repr(sorted((input_shapes or {}).items())).encode()).digest()
+            with self._lock:
+                hit = self._cache.get(key)
+                if hit is not None:
+                    self._cache.move_to_end(key)
+                    return hit
         if not self._slots.acquire(timeout=max(limit, 0.0)):
             raise ParseTimeoutError(f"no parser was free within the limit of {limit:g} s (the server is busy)")
         try:
@@ -197,11 +214,23 @@ class ParsePool:
         finally:
             self._slots.release()
         if answer[0] == "ok":
+            if key is not None:
+                self._remember(key, answer[1])
             return answer[1]
         kind = getattr(errors, answer[1], None)
         if not (isinstance(kind, type) and issubclass(kind, ArchscoreError)):
             kind = InvalidModelError
         raise kind(answer[2])
+
+    def _remember(self, key: bytes, graph: ArchGraph) -> None:
+        with self._lock:
+            if key in self._cache or len(graph) > self.cache_nodes:
+                return
+            self._cache[key] = graph
+            self._cached_nodes += len(graph)
+            while self._cached_nodes > self.cache_nodes:
+                _, old = self._cache.popitem(last=False)
+                self._cached_nodes -= len(old)
 
     def _take(self) -> _Worker:
         with self._lock:

@@ -56,6 +56,8 @@ class Limits:
     """Parser processes per server process."""
     parse_memory: int = PARSE_MEMORY
     """Heap a parser process may hold, in bytes."""
+    parse_cache_nodes: int = 200_000
+    """Graphs of recently parsed uploads kept (in nodes), so the same bytes sent again are not parsed again."""
     body_seconds: float = 30.0
     """Time a request body may take to arrive (slow clients are refused with 408)."""
 
@@ -67,6 +69,7 @@ class Limits:
             memory=self.parse_memory,
             max_nodes=self.max_nodes,
             max_bytes=self.max_request_bytes,
+            cache_nodes=self.parse_cache_nodes,
         )
 
 

@@ -53,3 +53,15 @@ def test_a_parse_past_its_limit_is_stopped_and_the_pool_goes_on(pool) -> None:
         pool.parse(flood, seconds=0.2)
     assert time.perf_counter() - t0 < 3
     assert len(pool.parse(example_path("resnet_small"))) > 0  # a new worker took the killed one's place
+
+
+def test_the_same_bytes_are_parsed_once_within_the_cache_bound() -> None:
+    raw = example_path("resnet_small").read_bytes()
+    with ParsePool(1, cache_nodes=60) as pool:  # networks of 23, 30 and 40 nodes
+        first = pool.parse(raw)
+        assert pool.parse(raw) is first  # from the cache
+        assert pool.parse(example_path("resnet_small")) is not first  # paths are read afresh
+        other = pool.parse(example_path("mobilenetv2_small").read_bytes())
+        assert pool._cached_nodes == len(first) + len(other) <= 60
+        pool.parse(example_path("vit_small").read_bytes())  # past the bound: the least recently used leaves
+        assert pool._cached_nodes <= 60 and pool.parse(raw) is not first
