@@ -46,6 +46,7 @@ import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGET_P99_MS = 50.0
+DISTINCT = 2_000  # distinct NB201 cells (~370k nodes): more than the service's parse cache holds
 
 
 def payloads() -> dict[str, bytes]:
@@ -57,6 +58,10 @@ def payloads() -> dict[str, bytes]:
         "nb201": nb201.to_onnx(NB201_CELL, weights=np.random.default_rng(0)).SerializeToString(),
         "nb201 (no weights)": nb201.to_onnx(NB201_CELL).SerializeToString(),
     }
+    # a different cell in every request: each upload is parsed (the service keeps recent graphs by
+    # their bytes, so one file sent again and again measures scoring alone)
+    cells = nb201.sample(DISTINCT, seed=0)
+    out["nb201 (no weights, new cell each request)"] = [nb201.to_onnx(c).SerializeToString() for c in cells]
     try:
         from archscore.testing.zoo import build, export
 
@@ -102,12 +107,12 @@ def start_server(port: int, workers: int, log: Path) -> subprocess.Popen:
     raise TimeoutError("server did not become ready")
 
 
-def drive(port: int, body: bytes, content_type: str, requests: int, clients: int) -> dict:
-    """``requests`` uploads spread over ``clients`` threads; latencies in ms and the error count."""
+def drive(port: int, uploads: list[tuple[bytes, str]], requests: int, clients: int) -> dict:
+    """``requests`` uploads (``(body, content type)``, taken in turn) spread over ``clients`` threads;
+    latencies in ms and the error count."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors = [0] * clients
     per_client = [requests // clients + (1 if i < requests % clients else 0) for i in range(clients)]
-    headers = {"Content-Type": content_type}
 
     def connect() -> http.client.HTTPConnection:
         # TCP_NODELAY, as curl, urllib3 and httpx set it: without it, http.client sends a large body
@@ -119,10 +124,11 @@ def drive(port: int, body: bytes, content_type: str, requests: int, clients: int
 
     def client(i: int) -> None:
         conn = connect()
-        for _ in range(per_client[i]):
+        for j in range(per_client[i]):
+            body, content_type = uploads[(i + j * clients) % len(uploads)]
             t0 = time.perf_counter()
             try:
-                conn.request("POST", "/v1/score", body, headers)
+                conn.request("POST", "/v1/score", body, {"Content-Type": content_type})
                 response = conn.getresponse()
                 response.read()
                 ok = response.status == 200
@@ -156,7 +162,7 @@ HOSTILE_CASES = ("initializer_flood", "long_chain", "rank_by_constant", "many_ou
 """Hostile cases that pass the static limits: each costs seconds of parsing (or of being stopped)."""
 
 
-def under_attack(port: int, body: bytes, content_type: str, requests: int, clients: int) -> dict:
+def under_attack(port: int, uploads: list[tuple[bytes, str]], requests: int, clients: int) -> dict:
     """``drive`` with two hostile uploads every 8 s and /readyz polled every second beside it."""
     from archscore.testing.hostile import cases
 
@@ -197,7 +203,7 @@ def under_attack(port: int, body: bytes, content_type: str, requests: int, clien
     for t in helpers:
         t.start()
     try:
-        run = drive(port, body, content_type, requests, clients)
+        run = drive(port, uploads, requests, clients)
     finally:
         stop.set()
         for t in helpers:
@@ -289,17 +295,18 @@ def main(argv: list[str] | None = None) -> int:
             for name, raw in bodies.items():
                 if name not in wanted:
                     continue
-                body, ctype = (raw, "application/octet-stream") if args.raw else multipart(name, raw)
-                drive(port, body, ctype, 20, args.workers)  # warm every worker up
-                runs = [drive(port, body, ctype, args.requests, args.clients)]
+                files = raw if isinstance(raw, list) else [raw]
+                uploads = [(f, "application/octet-stream") if args.raw else multipart(name, f) for f in files]
+                drive(port, uploads[-20:], 20, args.workers)  # warm every worker up (not on the measured files)
+                runs = [drive(port, uploads, args.requests, args.clients)]
                 for c in (int(c) for c in args.sweep.split(",") if c):
-                    runs.append(drive(port, body, ctype, args.sweep_requests, c))
+                    runs.append(drive(port, uploads, args.sweep_requests, c))
                 scenarios[name] = sorted(runs, key=lambda r: r["clients"])
                 for r in scenarios[name]:
                     print(name, json.dumps(r), flush=True)
                 if args.hostile:
-                    clean = drive(port, body, ctype, args.hostile_requests, 16)
-                    attack = under_attack(port, body, ctype, args.hostile_requests, 16)
+                    clean = drive(port, uploads, args.hostile_requests, 16)
+                    attack = under_attack(port, uploads, args.hostile_requests, 16)
                     attacks[name] = {"clean": clean, "attack": attack}
                     print(name, "hostile", json.dumps(attacks[name]), flush=True)
         finally:
@@ -310,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         "versions": _common.versions(),
         "workers": args.workers,
         "upload": "application/octet-stream" if args.raw else "multipart/form-data",
-        "sizes_mb": {k: len(v) / 1e6 for k, v in bodies.items() if k in scenarios},
+        "sizes_mb": {k: len(v[0] if isinstance(v, list) else v) / 1e6 for k, v in bodies.items() if k in scenarios},
         "target_p99_ms_nb201": TARGET_P99_MS,
         "scenarios": scenarios,
         "hostile": attacks,
