@@ -47,18 +47,20 @@ MAX_RSS_MB = 1024.0
 
 
 class PeakRSS:
-    """Peak resident memory of a process and its descendants, sampled in a thread (MB)."""
+    """Peak resident memory of a process and its descendants (or of its descendants only), sampled in a
+    thread (MB)."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, descendants_only: bool = False) -> None:
         self.pid, self.peak, self._stop = pid, 0.0, threading.Event()
+        self.descendants_only = descendants_only
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
                 root = psutil.Process(self.pid)
-                procs = [root, *root.children(recursive=True)]
-                self.peak = max(self.peak, max(_rss(p) for p in procs))
+                procs = root.children(recursive=True) + ([] if self.descendants_only else [root])
+                self.peak = max(self.peak, max((_rss(p) for p in procs), default=0.0))
             except psutil.Error:
                 pass
             self._stop.wait(0.02)
@@ -135,7 +137,9 @@ def run_pyfunc(name: str, raw: bytes, model) -> dict:
 
     frame = pd.DataFrame([{"onnx_base64": base64.b64encode(raw).decode()}])
     t0 = time.perf_counter()
-    with PeakRSS(os.getpid()) as rss:
+    # the parse runs in the model's parser processes: their memory, not the host's (a test runner's
+    # process holds whatever it loaded before)
+    with PeakRSS(os.getpid(), descendants_only=True) as rss:
         try:
             out = model.predict(None, frame)
             outcome, message = ("scored" if len(out) == 1 else "failed"), ""
