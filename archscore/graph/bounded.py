@@ -33,6 +33,8 @@ PARSE_SECONDS = 10.0
 """Default time one parse may take before its worker is killed."""
 PARSE_MEMORY = 2**30
 """Default memory (bytes of heap, ``RLIMIT_DATA``) a parse worker may hold."""
+START_SECONDS = 120.0
+"""Time a new parse worker may take to start (import the parser); not counted in a parse's limit."""
 
 
 class ParseTimeoutError(ModelLimitError):
@@ -152,7 +154,7 @@ class ParsePool:
         """Start every worker now, so the first requests do not wait for one."""
         started = [self._take() for _ in range(self.workers)]
         for w in started:
-            if w.wait_ready(60):
+            if w.wait_ready(START_SECONDS):
                 self._give(w)
             else:
                 w.kill()
@@ -193,13 +195,13 @@ class ParsePool:
         try:
             worker = self._take()
             try:
+                waited = time.monotonic()
+                if not worker.wait_ready(START_SECONDS):
+                    raise EOFError("the parser process did not start")
+                deadline += time.monotonic() - waited  # a new worker's start is not the input's time
                 worker.outbox.send((src, options))
-                answer = None
-                while worker.inbox.poll(max(deadline - time.monotonic(), 0.0)):
-                    answer = worker.inbox.recv()
-                    if answer != ("ready",):
-                        break
-                    answer, worker.ready = None, True
+                ready = worker.inbox.poll(max(deadline - time.monotonic(), 0.0))
+                answer = worker.inbox.recv() if ready else None
             except (EOFError, OSError):
                 worker.kill()
                 self._replace()
