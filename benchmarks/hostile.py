@@ -27,7 +27,6 @@ import base64
 import http.client
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from pathlib import Path
 
 import _common
 import psutil
-from service_load import free_port, start_server
+from service_load import free_port, running_server
 
 from archscore.testing.hostile import CASES, QUICK, cases
 
@@ -201,8 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        server = start_server(port, 2, folder / "serve.log")
-        try:
+        with running_server(port, 2, folder / "serve.log") as server:
             before = worker_pids(server.pid)
             from archscore.examples import example_path
 
@@ -226,9 +224,6 @@ def main(argv: list[str] | None = None) -> int:
             unchanged = after == before
             if not unchanged:
                 print("service processes before:", before, "after:", after)
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
     result = {
         "machine": _common.machine_info(),
         "versions": _common.versions(),

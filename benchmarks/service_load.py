@@ -28,6 +28,7 @@ Run: ``python benchmarks/service_load.py`` (``--quick`` for the reduced CI versi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -105,6 +106,17 @@ def start_server(port: int, workers: int, log: Path) -> subprocess.Popen:
             pass
         time.sleep(0.3)
     raise TimeoutError("server did not become ready")
+
+
+@contextlib.contextmanager
+def running_server(port: int, workers: int, log: Path):
+    """``archscore serve`` on ``port`` until the block ends (then stopped with its process group)."""
+    server = start_server(port, workers, log)
+    try:
+        yield server
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
 
 
 def drive(port: int, uploads: list[tuple[bytes, str]], requests: int, clients: int) -> dict:
@@ -286,32 +298,27 @@ def main(argv: list[str] | None = None) -> int:
 
     bodies = payloads()
     port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        server = start_server(port, args.workers, Path(tmp) / "serve.log")
-        try:
-            scenarios: dict[str, list[dict]] = {}
-            attacks: dict[str, dict] = {}
-            wanted = set(args.only.split(",")) if args.only else set(bodies)
-            for name, raw in bodies.items():
-                if name not in wanted:
-                    continue
-                files = raw if isinstance(raw, list) else [raw]
-                uploads = [(f, "application/octet-stream") if args.raw else multipart(name, f) for f in files]
-                drive(port, uploads[-20:], 20, args.workers)  # warm every worker up (not on the measured files)
-                runs = [drive(port, uploads, args.requests, args.clients)]
-                for c in (int(c) for c in args.sweep.split(",") if c):
-                    runs.append(drive(port, uploads, args.sweep_requests, c))
-                scenarios[name] = sorted(runs, key=lambda r: r["clients"])
-                for r in scenarios[name]:
-                    print(name, json.dumps(r), flush=True)
-                if args.hostile:
-                    clean = drive(port, uploads, args.hostile_requests, 16)
-                    attack = under_attack(port, uploads, args.hostile_requests, 16)
-                    attacks[name] = {"clean": clean, "attack": attack}
-                    print(name, "hostile", json.dumps(attacks[name]), flush=True)
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+    with tempfile.TemporaryDirectory() as tmp, running_server(port, args.workers, Path(tmp) / "serve.log"):
+        scenarios: dict[str, list[dict]] = {}
+        attacks: dict[str, dict] = {}
+        wanted = set(args.only.split(",")) if args.only else set(bodies)
+        for name, raw in bodies.items():
+            if name not in wanted:
+                continue
+            files = raw if isinstance(raw, list) else [raw]
+            uploads = [(f, "application/octet-stream") if args.raw else multipart(name, f) for f in files]
+            drive(port, uploads[-20:], 20, args.workers)  # warm every worker up (not on the measured files)
+            runs = [drive(port, uploads, args.requests, args.clients)]
+            for c in (int(c) for c in args.sweep.split(",") if c):
+                runs.append(drive(port, uploads, args.sweep_requests, c))
+            scenarios[name] = sorted(runs, key=lambda r: r["clients"])
+            for r in scenarios[name]:
+                print(name, json.dumps(r), flush=True)
+            if args.hostile:
+                clean = drive(port, uploads, args.hostile_requests, 16)
+                attack = under_attack(port, uploads, args.hostile_requests, 16)
+                attacks[name] = {"clean": clean, "attack": attack}
+                print(name, "hostile", json.dumps(attacks[name]), flush=True)
     result = {
         "machine": _common.machine_info(),
         "versions": _common.versions(),
