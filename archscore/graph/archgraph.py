@@ -90,6 +90,10 @@ class ArchGraph:
     def __len__(self) -> int:
         return len(self.nodes)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # derived values memoised on the object (statistics) are not part of a pickled graph
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
     # -- derived views -------------------------------------------------------------------
     @property
     def total_macs(self) -> int:

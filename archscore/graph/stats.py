@@ -48,7 +48,24 @@ def _numel(shape: tuple[int, ...] | None) -> int:
 
 
 def stats(graph: ArchGraph) -> dict[str, float]:
-    """Named free statistics of ``graph``; keys are exactly :data:`STAT_NAMES`, in that order."""
+    """Named free statistics of ``graph``; keys are exactly :data:`STAT_NAMES`, in that order.
+
+    Computed once per graph object and kept on it (an ArchGraph is immutable): a served model
+    asked again about a graph it holds (the service keeps recently parsed uploads) and the
+    encoders, heads and distance that all read the statistics of one graph pay for them once.
+    """
+    known = graph.__dict__.get(_MEMO)
+    if known is None:
+        known = _compute(graph)
+        object.__setattr__(graph, _MEMO, known)
+    return dict(known)
+
+
+_MEMO = "_stats_memo"
+"""Attribute an ArchGraph keeps its statistics under (not pickled: see ``ArchGraph.__getstate__``)."""
+
+
+def _compute(graph: ArchGraph) -> dict[str, float]:
     nodes = graph.nodes
     n = len(nodes)
     out: dict[str, float] = dict.fromkeys(STAT_NAMES, 0.0)

@@ -70,3 +70,27 @@ def test_effective_statistics_see_through_dead_edges() -> None:
     assert stats[0]["dead_nodes"] > stats[1]["dead_nodes"] > 0
     chain = space.to_graph("|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|none~0|none~1|nor_conv_3x3~2|").stats()
     assert chain["effective_compute_depth"] == chain["compute_depth"] and chain["effective_conv_k3_plus"] == 50
+
+
+def test_statistics_are_computed_once_per_graph_and_never_shared_or_pickled():
+    import pickle
+
+    from archscore.graph import stats as stats_module
+    from archscore.graph.stats import stats
+    from archscore.spaces import NB201
+
+    graph = NB201().to_graph(NB201().sample(1, seed=3)[0])
+    calls = []
+    real = stats_module._compute
+    stats_module._compute = lambda g: calls.append(g) or real(g)
+    try:
+        first = stats(graph)
+        first["macs"] = -1.0  # a caller's change to its copy
+        second = stats(graph)
+    finally:
+        stats_module._compute = real
+    assert len(calls) == 1
+    assert second["macs"] == float(graph.total_macs) > 0
+    copy = pickle.loads(pickle.dumps(graph))
+    assert copy == graph and "_stats_memo" not in copy.__dict__
+    assert stats(copy) == second
