@@ -107,6 +107,17 @@ def describe(
         out.print(table)
 
 
+def _message(exc: Exception) -> str:
+    """An error as a user reads it: archscore's own errors by their message, others with their kind."""
+    if isinstance(exc, ArchscoreError):
+        return str(exc)
+    if isinstance(exc, FileNotFoundError) and exc.filename:
+        return f"no such file: {exc.filename}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror.lower()}" + (f": {exc.filename}" if exc.filename else "")
+    return str(exc) or type(exc).__name__
+
+
 def _fail(exc: Exception) -> NoReturn:
     err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, markup=True, highlight=False)
     raise typer.Exit(2) from None
@@ -369,6 +380,15 @@ def models_import(
     _report(result)
 
 
+@models_app.command("uri")
+def models_uri(tracking_uri: TrackingUri = None) -> None:
+    """Print the MLflow store archscore uses, for mlflow's own commands:
+    MLFLOW_TRACKING_URI=$(archscore models uri) mlflow models serve -m models:/archscore@champion"""
+    from archscore.training import tracking
+
+    typer.echo(tracking.tracking_uri(tracking_uri))
+
+
 @models_app.command("list")
 def models_list(
     name: Annotated[str, typer.Argument(help="Registered model name.")] = "archscore",
@@ -406,7 +426,10 @@ def _expand(paths: list[str]) -> list[Path]:
     for p in paths:
         path = Path(p)
         if path.is_dir():
-            found += sorted(path.rglob("*.onnx"))
+            inside = sorted(path.rglob("*.onnx"))
+            if not inside:
+                raise ArchscoreError(f"{p}: no .onnx file in this folder (or below it)")
+            found += inside
         elif not path.exists() and any(ch in p for ch in "*?["):
             matches = sorted(Path(m) for m in glob.glob(p, recursive=True))
             if not matches:
@@ -417,7 +440,9 @@ def _expand(paths: list[str]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def _parse_all(paths: list[Path], workers: int | None, seconds: float) -> list[object]:
+def _parse_all(
+    paths: list[Path], workers: int | None, seconds: float, input_shapes: dict[str, tuple[int, ...]] | None = None
+) -> list[object]:
     """Each file's ArchGraph or error message, parsed in worker processes (as many as cores, or
     ``workers``), each parse stopped at ``seconds``: no file can hang the command."""
     import os
@@ -434,9 +459,9 @@ def _parse_all(paths: list[Path], workers: int | None, seconds: float) -> list[o
 
     def one(pool: ParsePool, path: Path) -> object:
         try:
-            return pool.parse(path)
+            return pool.parse(path, input_shapes=input_shapes)
         except (ArchscoreError, ValueError, OSError) as exc:
-            return f"{type(exc).__name__}: {exc}"
+            return _message(exc)
 
     quiet = len(paths) < 20
     with (
@@ -474,6 +499,10 @@ def score(
     parse_seconds: Annotated[
         float, typer.Option(min=0.01, help="Time limit of parsing one file; a file past it is stopped and reported.")
     ] = PARSE_SECONDS_CLI,
+    input_shape: Annotated[
+        list[str] | None,
+        typer.Option("--input-shape", help="Fix a symbolic input of the files: NAME=1,3,224,224 (repeatable)."),
+    ] = None,
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Rank architectures by predicted accuracy, with std, MACs, params and an out-of-distribution flag."""
@@ -489,7 +518,7 @@ def score(
     try:
         files = _expand(paths or [])
         names += [str(p) for p in files]
-        graphs += _parse_all(files, workers, parse_seconds)
+        graphs += _parse_all(files, workers, parse_seconds, _parse_shapes(input_shape or []) or None)
         if space is not None:
             from archscore.spaces import get
 
@@ -499,7 +528,7 @@ def score(
                 try:
                     graphs.append(s.to_graph(s.canonical(c), dataset))
                 except (ArchscoreError, ValueError) as exc:
-                    graphs.append(f"{type(exc).__name__}: {exc}")
+                    graphs.append(_message(exc))
         predictor = load_predictor(model, tracking_uri=tracking_uri)
     except (ArchscoreError, ValueError) as exc:
         _fail(exc)
@@ -526,7 +555,7 @@ def score(
         writer = csv.DictWriter(sys.stdout, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows({**r, "interval_low": r["interval"][0], "interval_high": r["interval"][1]} for r in shown)
-    else:
+    elif shown:  # every file failed: the errors alone, no empty table above them
         table = Table(title=escape(f"predicted accuracy (model: {model})"))
         columns = (("#", "right"), ("architecture", "left"), ("predicted", "right"), ("90 % interval", "right"),
                    ("for", "left"), ("MACs", "right"), ("params", "right"), ("", "left"))  # fmt: skip
@@ -544,7 +573,8 @@ def score(
         out.print(table)
         _explain(shown)
     for name, error in failed:
-        err.print(f"[red]error:[/red] {escape(f'{name}: {error}')}", highlight=False, soft_wrap=True)
+        line = error if error.startswith(name) else f"{name}: {error}"  # the parser's message may name the file
+        err.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
     if failed:
         raise typer.Exit(2 if not ok else 1)
 
@@ -565,6 +595,16 @@ def _explain(rows: list[dict]) -> None:
     """What the scales and flags of a printed table mean, and what a user can do about OOD rows."""
     if len({r["target"] for r in rows}) > 1:
         out.print("Ranked by percentile within each row's own population: top-1 % and NAS percentiles differ in scale.")
+    elif len({r["population"] for r in rows}) > 1:
+        out.print(
+            f"Percentiles within {len({r['population'] for r in rows})} different populations (column 'for'): "
+            "rows of one population compare directly, across populations only roughly.",
+            highlight=False,
+        )
+    for r in rows:
+        for warning in r.get("warnings", ()):
+            line = escape(f"{r['name']}: {warning}")
+            err.print(f"[yellow]warning:[/yellow] {line}", highlight=False, soft_wrap=True)
     if any(r["ood"] for r in rows):
         out.print(
             "OOD: unlike everything the model learned from; treat that prediction as a weak prior. Measure a few "

@@ -109,3 +109,10 @@ def test_markup_in_names_and_errors_is_printed_as_text(tmp_path) -> None:
     assert "bad[/x][red].onnx" in result.output and "link].onnx" in result.output
     described = runner.invoke(app, ["describe", str(good)], env={"COLUMNS": "250"})
     assert described.exit_code == 0 and "link].onnx" in described.output
+
+
+def test_models_uri_names_the_store_mlflow_commands_need(tmp_path) -> None:
+    result = runner.invoke(app, ["models", "uri"], env={"ARCHSCORE_HOME": str(tmp_path), "MLFLOW_TRACKING_URI": ""})
+    assert result.exit_code == 0 and result.output.strip() == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    given = runner.invoke(app, ["models", "uri", "--tracking-uri", "sqlite:////elsewhere/m.db"])
+    assert given.output.strip() == "sqlite:////elsewhere/m.db"

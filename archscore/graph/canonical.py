@@ -903,7 +903,32 @@ class _Builder:
                 count_macs = macs(w.op, w.attrs, in_shapes, outs)
             nodes.append(new_node(Node, (w.op, tuple(refs), outs, attrs_of[k], count_macs, w.params, const_tuple)))
         out_refs = tuple((position[slot[o][0]], slot[o][1]) for o in graph_outputs)
-        return ArchGraph.trusted(tuple(nodes), out_refs, dict(self.raw.meta))
+        meta = dict(self.raw.meta)
+        warnings = _warnings(nodes)
+        if warnings:
+            meta["warnings"] = warnings
+        return ArchGraph.trusted(tuple(nodes), out_refs, meta)
+
+
+def _warnings(nodes: list[Node]) -> list[str]:
+    """What a user should know about a parsed graph's numbers: operators archscore cannot read (a custom
+    domain's op computes something unknown) and nodes whose shapes are unknown (their MACs are not counted)."""
+    out = []
+    custom = sorted(
+        {f"{a['domain']}::{a.get('onnx_op', '?')}" for n in nodes if n.op == "other" for a in [dict(n.attrs)]
+         if a.get("domain") not in (None, "", "ai.onnx")}
+    )  # fmt: skip
+    if custom:
+        more = " …" if len(custom) > 5 else ""
+        out.append(f"custom operators {', '.join(custom[:5])}{more}: what they compute is unknown")
+    blind = [n for n in nodes if n.op != "input" and any(shape is None for shape in n.outputs)]
+    if blind:
+        first = dict(blind[0].attrs).get("onnx_op", blind[0].op)
+        out.append(
+            f"{len(blind)} of {len(nodes)} nodes have no known shape (from a {first} on): "
+            "their MACs are not counted, so size-based predictions are low"
+        )
+    return out
 
 
 def _attr_tuple(attrs: dict[str, object], memo: dict[tuple, tuple]) -> tuple:

@@ -134,6 +134,12 @@ def load_model(src: ModelSource, max_bytes: int = MAX_FILE_BYTES) -> onnx.ModelP
     return model
 
 
+def _shape_hint(name: str) -> str:
+    """How a user gives an input's shape, in the CLI and in Python."""
+    example = f"input_shapes={{{name!r}: (1, 3, 224, 224)}}"
+    return f"give its shape: --input-shape {name}=1,3,224,224 (CLI), {example} (Python)"
+
+
 def _dims(type_proto: onnx.TypeProto) -> tuple[list[int | str] | None, int]:
     """Dimensions (ints, or names for symbolic/missing dims) and element type of a tensor type."""
     if not type_proto.HasField("tensor_type"):
@@ -340,15 +346,14 @@ def read_graph(
             if vi.name in input_shapes:
                 dims = _given_shape(vi.name, input_shapes[vi.name])
             elif dims is None:
-                raise InvalidModelError(f"input {vi.name!r} has no shape; pass input_shapes={{{vi.name!r}: (...)}}")
+                raise InvalidModelError(f"input {vi.name!r} has no shape; {_shape_hint(vi.name)}")
             else:
                 dims = [1 if (isinstance(d, str) and axis == 0) else d for axis, d in enumerate(dims)]
                 symbolic = [(axis, d) for axis, d in enumerate(dims) if isinstance(d, str)]
                 if symbolic:
                     axis, name = symbolic[0]
                     raise InvalidModelError(
-                        f"input {vi.name!r} has symbolic dimension {name!r} at axis {axis}; "
-                        f"pass input_shapes={{{vi.name!r}: (...)}} to fix it"
+                        f"input {vi.name!r} has symbolic dimension {name!r} at axis {axis}; {_shape_hint(vi.name)}"
                     )
         elif dims is None or any(isinstance(d, str) for d in dims):
             raise InvalidModelError(f"weight input {vi.name!r} has no static shape")

@@ -352,6 +352,7 @@ class ScoringModel:
                 "nearest": n,
                 "distance": float(d),
                 "ood": bool(o),
+                "warnings": list(g.meta.get("warnings", ())),
             }
             for g, m, s, n, d, o in zip(graphs, mean, std, nearest, distance, ood)
         ]

@@ -79,6 +79,9 @@ class Score(BaseModel):
     )
     distance: float
     ood: bool = Field(..., description="Far from every training population: treat the prediction as a weak prior.")
+    warnings: list[str] = Field(
+        default_factory=list, description="What limits this answer: custom operators, nodes of unknown shape."
+    )
 
 
 class ScoreResponse(BaseModel):

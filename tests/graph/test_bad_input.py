@@ -255,7 +255,8 @@ def test_symbolic_batch_dimension_is_taken_as_one():
 
 def test_symbolic_non_batch_dimension_is_refused_naming_input_and_axis():
     m = model([mk("Relu", ["x"], ["y"])], {"x": ("batch", 3, "height", 8)}, ["y"])
-    with pytest.raises(InvalidModelError, match=r"input 'x' has symbolic dimension 'height' at axis 2.*input_shapes"):
+    message = r"input 'x' has symbolic dimension 'height' at axis 2.*give its shape: --input-shape x=.*input_shapes"
+    with pytest.raises(InvalidModelError, match=message):
         from_onnx(m)
     assert from_onnx(m, input_shapes={"x": (2, 3, 16, 8)}).nodes[1].shape == (2, 3, 16, 8)
 

@@ -54,8 +54,25 @@ def test_cells_and_per_input_errors(tmp_path):
     assert {e["name"] for e in out["errors"]} == {str(tmp_path / "missing.onnx"), "nb201:bogus"}
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"nope")
-    only_bad = runner.invoke(app, ["score", str(bad)])
+    only_bad = runner.invoke(app, ["score", str(bad)], env={"COLUMNS": "250"})
     assert only_bad.exit_code == 2 and "bad.onnx" in only_bad.output and "Traceback" not in only_bad.output
+    assert "predicted accuracy" not in only_bad.output  # no empty table above the errors
+    assert only_bad.output.count("bad.onnx") == 1 and "Error:" not in only_bad.output  # named once, no class name
+
+
+def test_symbolic_inputs_are_fixed_with_input_shape(tmp_path):
+    from onnx import helper
+
+    from archscore.testing.onnx_build import model, weight
+
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1]), helper.make_node("Relu", ["y"], ["z"])]
+    path = tmp_path / "dynamic.onnx"
+    path.write_bytes(model(nodes, {"x": ("n", 3, "h", "w_")}, ["z"], [weight("w", 8, 3, 3, 3)]).SerializeToString())
+    refused = runner.invoke(app, ["score", str(path)], env={"COLUMNS": "250"})
+    assert refused.exit_code == 2 and "--input-shape x=" in refused.output
+    fixed = runner.invoke(app, ["score", str(path), "--json", "--input-shape", "x=1,3,32,32"])
+    assert fixed.exit_code == 0, fixed.output
+    assert json.loads(fixed.output)["results"][0]["macs"] == 8 * 3 * 9 * 32 * 32
 
 
 def test_argument_errors_are_named(tmp_path):
@@ -63,6 +80,7 @@ def test_argument_errors_are_named(tmp_path):
         (["score"], "give ONNX files"),
         (["score", "--space", "nb201"], "go together"),
         (["score", str(tmp_path / "*.onnx")], "matches no file"),
+        (["score", str(tmp_path)], "no .onnx file in this folder"),
         (["score", str(example_path("vit_small")), "--model", str(tmp_path / "nomodel")], "no model.json"),
         (["score", str(example_path("vit_small")), "--reference", "batch"], "at least 2"),
         (["serve", "--model", str(tmp_path / "nomodel")], "no model.json"),
@@ -77,3 +95,25 @@ def test_demo_shows_a_real_answer():
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
     assert "resnet_small" in result.output and "measured val. acc." in result.output
+
+
+def test_custom_operators_and_unknown_shapes_are_warned_about(tmp_path):
+    from onnx import helper
+
+    from archscore.testing.onnx_build import model, weight
+
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1]),
+             helper.make_node("MyOp", ["y"], ["z"], domain="com.me"),
+             helper.make_node("Conv", ["z", "w2"], ["o"], pads=[1, 1, 1, 1])]  # fmt: skip
+    m = model(nodes, {"x": (1, 3, 8, 8)}, ["o"], [weight("w", 8, 3, 3, 3), weight("w2", 8, 8, 3, 3)])
+    m.opset_import.append(helper.make_opsetid("com.me", 1))
+    path = tmp_path / "custom.onnx"
+    path.write_bytes(m.SerializeToString())
+    result = runner.invoke(app, ["score", str(path), str(example_path("resnet_small")), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["name"]: r for r in json.loads(result.output[: result.output.rindex("}") + 1])["results"]}
+    custom, plain = rows[str(path)]["warnings"], rows[str(example_path("resnet_small"))]["warnings"]
+    assert any("com.me::MyOp" in w for w in custom) and any("MACs are not counted" in w for w in custom)
+    assert plain == []
+    table = runner.invoke(app, ["score", str(path)], env={"COLUMNS": "250"})
+    assert "warning: " in table.output and "com.me::MyOp" in table.output
