@@ -98,10 +98,13 @@ def describe(
     elif fmt is Format.json:
         out.print_json(graph.to_json())
     else:
-        table = Table(title=escape(f"{title}: {len(graph)} nodes"), show_header=True)
+        stats = graph.stats()
+        # the title counts what the table's "nodes" counts: operations, not the inputs and layout nodes
+        structural = len(graph) - int(stats["nodes"])
+        table = Table(title=escape(f"{title}: {stats['nodes']:,.0f} nodes (+{structural} inputs/layout)"))
         table.add_column("statistic")
         table.add_column("value", justify="right")
-        for key, value in graph.stats().items():
+        for key, value in stats.items():
             if value or not key.startswith("count_"):
                 table.add_row(key, f"{value:,.0f}" if float(value).is_integer() else f"{value:.4g}")
         out.print(table)

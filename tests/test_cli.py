@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from typer.testing import CliRunner
 
@@ -21,8 +22,11 @@ def test_bundled_examples_exist_and_parse() -> None:
 
 def test_describe_prints_statistics_text_and_json() -> None:
     path = str(example_path("resnet_small"))
-    stats = runner.invoke(app, ["describe", path])
+    stats = runner.invoke(app, ["describe", path], env={"COLUMNS": "200"})
     assert stats.exit_code == 0 and "macs" in stats.output and "12,501,632" in stats.output
+    title = int(re.search(r"resnet_small.onnx: (\d+) nodes", stats.output).group(1))
+    row = int(re.search(r"│ nodes\s+│\s+(\d+)", stats.output).group(1))
+    assert title == row == from_onnx(path).stats()["nodes"]  # the title and the table count the same thing
     text = runner.invoke(app, ["describe", path, "--format", "text"])
     assert text.exit_code == 0 and text.output.startswith("archscore-graph v1")
     assert text.output.strip() == from_onnx(path).to_text()
