@@ -741,8 +741,50 @@ def _say(message: str) -> None:
     err.print(message, highlight=False, markup=False)
 
 
+def _plain_metavars(command) -> None:
+    """Help shows plain value names (TEXT, INTEGER, nearest|batch; nothing for a flag) instead of the
+    Python types recent typer prints (``<list[str]>``, ``<bool>``). Set on this command's own parameter
+    objects (typer's classes are untouched)."""
+    from typing import get_args, get_origin
+
+    names = {str: "TEXT", int: "INTEGER", float: "NUMBER", Path: "PATH"}
+
+    def plain(param):
+        described = getattr(param, "type_descriptor", None)
+        if param.metavar is not None or described is None:
+            return param
+        if getattr(param, "is_flag", False):
+            label = ""
+        elif described.is_choice:
+            label = "|".join(str(getattr(c, "value", c)) for c in described.choices or ())
+        else:
+            kind = described.annotation
+            many = get_origin(kind) is list
+            kind = get_args(kind)[0] if many else kind
+            label = names.get(kind, "VALUE") + (" ..." if many else "")
+        if isinstance(param, typer.core.TyperArgument):
+            param.display_type_rich = lambda ctx: label  # its name column stays the argument's name
+        else:
+            param.metavar = label
+        return param
+
+    for param in command.params:
+        plain(param)
+    make_help = command.get_help_option
+    command.get_help_option = lambda ctx: plain(make_help(ctx))
+    for sub in getattr(command, "commands", {}).values():
+        _plain_metavars(sub)
+
+
+def command():
+    """The click command behind :data:`app`, with plain help (what the console script runs)."""
+    cmd = typer.main.get_command(app)
+    _plain_metavars(cmd)
+    return cmd
+
+
 def run() -> None:  # console-script entry point
-    app()
+    command()()
 
 
 if __name__ == "__main__":  # pragma: no cover

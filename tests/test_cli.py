@@ -120,3 +120,23 @@ def test_models_uri_names_the_store_mlflow_commands_need(tmp_path) -> None:
     assert result.exit_code == 0 and result.output.strip() == f"sqlite:///{tmp_path / 'mlflow.db'}"
     given = runner.invoke(app, ["models", "uri", "--tracking-uri", "sqlite:////elsewhere/m.db"])
     assert given.output.strip() == "sqlite:////elsewhere/m.db"
+
+
+def test_help_names_values_plainly_in_every_command(capsys) -> None:
+    """The console script's help says TEXT / INTEGER / a|b, never typer's ``<bool>`` or ``<list[str]>``."""
+    import pytest
+
+    from archscore.cli import command
+
+    cmd = command()
+    paths = [[]]
+    for name, sub in cmd.commands.items():
+        paths.append([name])
+        paths += [[name, inner] for inner in getattr(sub, "commands", {})]
+    for path in paths:
+        with pytest.raises(SystemExit):
+            cmd.main([*path, "--help"], prog_name="archscore")
+        shown = capsys.readouterr().out
+        assert "Usage: archscore" in shown, path
+        assert "<bool>" not in shown and "<list[" not in shown and "<str>" not in shown, (path, shown)
+    assert len(paths) > 10
