@@ -129,7 +129,10 @@ def create_app(
         version=__version__,
         description="Predicted accuracy of neural architectures (ONNX or search-space cells), with uncertainty.",
         lifespan=lifespan,
+        docs_url=None,  # served below from local files: the interactive docs work offline
+        redoc_url=None,
     )
+    _offline_docs(app)
     app.state.served = served
     app.state.limits = limits
     app.state.parser = parser
@@ -250,6 +253,26 @@ def create_app(
     return app
 
 
+def _offline_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI from the files of the ``swagger-ui-bundle`` package (FastAPI's self-hosted
+    docs recipe), so it works on a machine without internet, where the default CDN page is blank."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="archscore API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
+
+
 SERVE_ENV = "ARCHSCORE_SERVE_CONFIG"
 
 
@@ -277,15 +300,19 @@ async def _read_body(request: Request, limits: Limits) -> bytes:
     """The request's body, refused past ``max_request_bytes`` or when it trickles in slower than ``body_seconds``."""
     limit = limits.max_request_bytes
     declared = request.headers.get("content-length")
+    advice = (
+        "; archscore needs no weights: export the network without them (e.g. torch.onnx.export(..., "
+        "export_params=False)) or strip its initializers, or start the server with a larger --max-request-mb"
+    )
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(413, f"request of {int(declared):,} bytes exceeds the limit of {limit:,} bytes")
+        raise HTTPException(413, f"request of {int(declared):,} bytes exceeds the limit of {limit:,} bytes{advice}")
     chunks, size = [], 0
     try:
         with anyio.fail_after(limits.body_seconds):
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:
-                    raise HTTPException(413, f"request exceeds the limit of {limit:,} bytes")
+                    raise HTTPException(413, f"request exceeds the limit of {limit:,} bytes{advice}")
                 chunks.append(chunk)
     except TimeoutError:
         raise HTTPException(408, f"the request body took longer than {limits.body_seconds:g} s to arrive") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 
 import numpy as np
 import onnx
@@ -135,6 +136,7 @@ def test_size_graph_and_time_limits():
     with TestClient(tight) as c:
         r = c.post("/v1/score", files=[("files", ("big.onnx", big))])
         assert r.status_code == 413 and "10,000 bytes" in r.json()["detail"]
+        assert "without them" in r.json()["detail"] and "--max-request-mb" in r.json()["detail"]
         small = example_path("vit_small")
         small_model = onnx.load(small, load_external_data=False)
         raw = small_model.SerializeToString()
@@ -180,4 +182,10 @@ def test_openapi_documents_both_request_forms(client):
     body = spec["paths"]["/v1/score"]["post"]["requestBody"]["content"]
     assert set(body) == {"application/json", "multipart/form-data", "application/octet-stream"}
     assert "ScoreRequest" in spec["components"]["schemas"] and "Architecture" in spec["components"]["schemas"]
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    # Swagger UI from local files (works offline): every asset the page loads is served here, none from a CDN
+    assets = re.findall(r'(?:href|src)="([^"]+)"', docs.text)
+    assert assets and all(a.startswith("/docs-assets/") for a in assets), assets
+    for a in assets:
+        assert client.get(a).status_code == 200, a
