@@ -138,18 +138,19 @@ def data_list() -> None:
 
     table = Table(title="bundled benchmark data (no download needed)", show_lines=False)
     for col, justify in (("source", "left"), ("rows", "right"), ("space", "left"), ("targets", "left")):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]  # names in full
     table.add_column("size", justify="right")
     table.add_column("licence")
     for name, src in data.sources().items():
-        t = data.load(name)
-        targets = t.targets
+        columns = data.read_source(name)  # the columns only: no cell is canonicalised to count rows
+        targets = data.targets_of(name, columns)
+        rows = len(next(iter(columns.values())))
         shown = ", ".join(targets[:2]) + (f" (+{len(targets) - 2})" if len(targets) > 2 else "")
         size = sum(len(bundled_path(f).read_bytes()) for f in (*src.files, *filter(None, [src.onnx_archive])))
         licences = ", ".join(dict.fromkeys(re.findall(r"Apache-2\.0|MIT|BSD", src.licence)))
         table.add_row(
             name,
-            f"{len(t):,}",
+            f"{rows:,}",
             src.space or ("real networks" if src.onnx_archive else "-"),
             shown or "(unlabeled)",
             f"{size / 1e6:.2f} MB",
@@ -563,9 +564,7 @@ def score(
         columns = (("#", "right"), ("architecture", "left"), ("predicted", "right"), ("90 % interval", "right"),
                    ("for", "left"), ("MACs", "right"), ("params", "right"), ("", "left"))  # fmt: skip
         for col, justify in columns:
-            table.add_column(
-                col, justify=justify, overflow="fold", min_width={"architecture": 12, "for": 16, "": 3}.get(col)
-            )  # type: ignore[arg-type]
+            table.add_column(col, justify=justify, overflow="fold", no_wrap=col == "")  # type: ignore[arg-type]
         short = {r["name"]: Path(r["name"]).name if Path(r["name"]).suffix == ".onnx" else r["name"] for r in shown}
         if len(set(short.values())) < len(short):  # two files of one name in different folders: keep paths
             short = {r["name"]: r["name"] for r in shown}
@@ -638,7 +637,7 @@ def demo() -> None:
     rows = predictor.score([example_path(e) for e in examples()])
     table = Table(title="bundled example networks: predicted accuracy")
     for col in ("network", "predicted", "90 % interval", "for", "MACs", "params", ""):
-        table.add_column(col, overflow="fold", min_width={"network": 17, "": 3}.get(col))
+        table.add_column(col, overflow="fold", no_wrap=col in ("network", ""))
     for name, r in zip(examples(), rows):
         table.add_row(name, *_predicted(r), _si(r["macs"]), _si(r["params"]), "OOD" if r["ood"] else "")
     out.print(table)
@@ -649,12 +648,12 @@ def demo() -> None:
     picks = list(range(len(real)))
     scored = predictor.score([real.graphs[i] for i in picks])
     table = Table(title="real ImageNet networks of torchvision (from the bundled zoo: in the model's training data)")
-    for col in ("network", "predicted top-1", "90 % interval", "measured top-1", "MACs", "params"):
-        table.add_column(col, overflow="fold", min_width=18 if col == "network" else None)
+    for col in ("network", "predicted top-1 %", "90 % interval", "measured top-1 %", "MACs", "params"):
+        table.add_column(col, overflow="fold", no_wrap=col == "network")  # (a min_width makes rich crop the table)
     for i, r in sorted(zip(picks, scored), key=lambda p: -p[1]["mean"]):
         lo, hi = r["interval"]
-        table.add_row(real.names[i].split(":", 1)[1], f"{r['mean']:.1f} %", f"{lo:.1f}–{hi:.1f} %",
-                      f"{real.y[i]:.1f} %", _si(r["macs"]), _si(r["params"]))  # fmt: skip
+        table.add_row(real.names[i].split(":", 1)[1], f"{r['mean']:.1f}", f"{lo:.1f}–{hi:.1f}",
+                      f"{real.y[i]:.1f}", _si(r["macs"]), _si(r["params"]))  # fmt: skip
     out.print(table)
     t = data.load("nb201", target="cifar10_val_acc")
     order = sorted(range(len(t.y)), key=lambda i: t.y[i])
@@ -663,7 +662,7 @@ def demo() -> None:
     scored = predictor.score([nb201.to_graph(t.cells[i]) for i in picks])
     table = Table(title="NAS-Bench-201 cells: predicted vs the benchmark's measured CIFAR-10 accuracy")
     for col in ("cell", "predicted", "measured val. acc. %"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # a cell string in full, over several lines if need be
     for i, r in sorted(zip(picks, scored), key=lambda p: -p[1]["mean"]):
         table.add_row(t.cells[i], f"{r['mean']:.3f} ± {r['std']:.3f}", f"{t.y[i]:.2f}")
     out.print(table)

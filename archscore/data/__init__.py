@@ -8,6 +8,6 @@ downloaded and ``../shared`` is never needed at run time.
 from __future__ import annotations
 
 from archscore.data.sources import SOURCES, Source
-from archscore.data.tables import Table, data_version, load, read_source, sources
+from archscore.data.tables import Table, data_version, load, read_source, sources, targets_of
 
-__all__ = ["SOURCES", "Source", "Table", "data_version", "load", "read_source", "sources"]
+__all__ = ["SOURCES", "Source", "Table", "data_version", "load", "read_source", "sources", "targets_of"]

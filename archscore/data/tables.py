@@ -78,8 +78,13 @@ class Table:
     @property
     def targets(self) -> list[str]:
         """Numeric columns that can be a target."""
-        ids = SOURCES[self.source].id_columns
-        return [k for k, v in self.columns.items() if isinstance(v, np.ndarray) and k not in ids]
+        return targets_of(self.source, self.columns)
+
+
+def targets_of(source: str, columns: dict[str, Column]) -> list[str]:
+    """The numeric columns of a source's table that can be a target (not its id columns)."""
+    ids = SOURCES[source].id_columns
+    return [k for k, v in columns.items() if isinstance(v, np.ndarray) and k not in ids]
 
 
 def sources() -> dict[str, Source]:
@@ -191,7 +196,7 @@ def load(source: str, /, target: str | None = None, **where: str) -> Table:
     """
     src = _source(source)
     cols = read_source(source)
-    numeric = [k for k, v in cols.items() if isinstance(v, np.ndarray) and k not in src.id_columns]
+    numeric = targets_of(source, cols)
     if target is not None and target not in numeric:
         raise UnknownNameError(f"{source} has no target {target!r}; targets: {', '.join(numeric)}")
     n = len(next(iter(cols.values())))

@@ -30,7 +30,7 @@ def test_scores_a_folder_ranked_with_json_and_csv(tmp_path):
     csv = runner.invoke(app, ["score", str(tmp_path / "*.onnx"), "--csv", "--top", "2"])
     assert csv.exit_code == 0 and csv.output.splitlines()[0].startswith("rank,name,mean,std")
     assert len(csv.output.splitlines()) == 3
-    table = runner.invoke(app, ["score", str(tmp_path)])
+    table = runner.invoke(app, ["score", str(tmp_path)], env={"COLUMNS": "200"})
     assert table.exit_code == 0 and "OOD" in table.output and "resnet_small" in table.output
 
 
@@ -92,9 +92,15 @@ def test_argument_errors_are_named(tmp_path):
 
 
 def test_demo_shows_a_real_answer():
-    result = runner.invoke(app, ["demo"])
+    from archscore.cli import DEMO_NETWORKS
+
+    result = runner.invoke(app, ["demo"], env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
     assert "resnet_small" in result.output and "measured val. acc." in result.output
+    # on an 80-column terminal every table fits and every network is named in full
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    assert all(name in result.output for name in DEMO_NETWORKS)
+    assert "…" not in result.output
 
 
 def test_custom_operators_and_unknown_shapes_are_warned_about(tmp_path):
