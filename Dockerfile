@@ -19,7 +19,7 @@ COPY pyproject.toml README.md constraints.txt ./
 COPY archscore ./archscore
 # CPU build of PyTorch from its own index (the default PyPI wheel is the multi-GB CUDA one); the
 # default model (archscore/models/default/) is part of the package, so the image scores offline.
-RUN pip install --index-url https://download.pytorch.org/whl/cpu "torch==2.13.0" \
+RUN pip install --index-url https://download.pytorch.org/whl/cpu "torch==2.13.0+cpu" \
     && pip install -c constraints.txt ".[serve]"
 
 USER 10001
