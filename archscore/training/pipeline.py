@@ -9,8 +9,10 @@ by ``config.gate_margin``; otherwise the version stays registered with the reaso
 ``force=True`` promotes regardless and says so in the tags.
 
 ``retrain(labels)`` adds a user's measurements to the champion's own configuration (and to every
-labels file the champion was trained with, fetched from its run) and trains again, through the
-same gate.
+labels file the champion was trained with, fetched from its run) and trains again. The user's rows
+are judged by cross-validation (``USER_FOLDS`` full fits, out-of-fold predictions, logged as
+``user/<name>/cv_*`` metrics and the ``user_labels.csv`` artefact) and, when there are at least
+``MIN_USER_ROWS``, they decide the gate; fewer are reported as too few to judge.
 """
 
 from __future__ import annotations
@@ -38,6 +40,12 @@ from archscore.training.tasks import Rows, in_eval_split, load_task
 
 log = logging.getLogger(__name__)
 MIN_EVAL_ROWS = 5
+USER_FOLDS = 3
+"""Folds of the cross-validation that judges a model on the user's own labels (each fold a full fit)."""
+MIN_USER_ROWS = 10
+"""User labels below this many rows are reported but too few to judge: the gate decides without them."""
+BENCHMARK_TOLERANCE = 0.02
+"""How much the benchmark gate metric may drop when the user's labels decide the gate."""
 MODEL_CODE = Path(__file__).resolve().parent.parent / "models" / "mlflow_model.py"
 
 
@@ -71,24 +79,14 @@ class TrainResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _split_user(rows: Rows, fraction: float) -> tuple[Rows, Rows]:
-    is_eval = in_eval_split(rows.task, rows.cells, fraction)
-    if is_eval.sum() >= len(rows) - 1:  # tiny file: keep it for training
-        is_eval[:] = False
-    return rows.take(np.flatnonzero(~is_eval)), rows.take(np.flatnonzero(is_eval))
-
-
 def load_dataset(config: TrainConfig, label_root: Path | None = None, say: Callable[[str], None] = log.info) -> Dataset:
     """Every task's rows: user labels first (they are checked before anything slow), then bundled tables."""
     train, held = [], []
-    for lf in config.labels:
+    for lf in config.labels:  # every user row trains the model; they are judged by cross-validation
         path = Path(lf.path) if label_root is None or Path(lf.path).is_absolute() else label_root / lf.path
         rows = load_labels(path, lf.value_column, lf.name)
-        tr, ev = _split_user(rows, config.eval_fraction)
-        train.append(tr)
-        if len(ev):
-            held.append(ev)
-        say(f"labels {rows.task}: {len(tr)} training rows, {len(ev)} evaluation rows")
+        train.append(rows)
+        say(f"labels {rows.task}: {len(rows)} rows (judged by {min(USER_FOLDS, len(rows))}-fold cross-validation)")
     for task in config.task_list():
         t0 = time.perf_counter()
         tr, ev = load_task(task, config.eval_fraction, config.seed, config.eval_rows)
@@ -115,13 +113,23 @@ def evaluate(
         if len(r) < MIN_EVAL_ROWS:
             continue
         mean, std = model.predict(r.graphs, return_std=True, reference=reference)
-        truth = percentile(r.y) if model.target_transform == "percentile" else r.y
+        truth = _truth(model.target_transform, r.y)
         per_task[r.task] = metrics.evaluate(truth, mean, std)
-        table += [
-            {"task": r.task, "arch": c, "measured": float(y), "true": float(t), "mean": float(m), "std": float(s)}
-            for c, y, t, m, s in zip(r.cells, r.y, truth, mean, std)
-        ]
+        table += _table_rows(r, truth, mean, std)
     return per_task, table
+
+
+def _truth(target_transform: str, y: np.ndarray) -> np.ndarray:
+    """What a model's predictions are compared with: percentiles within the rows, or the raw values."""
+    return percentile(y) if target_transform == "percentile" else y
+
+
+def _table_rows(r: Rows, truth: np.ndarray, mean: np.ndarray, std: np.ndarray) -> list[dict]:
+    """One row per architecture for the evaluation tables (``evaluation.csv``, ``user_labels.csv``)."""
+    return [
+        {"task": r.task, "arch": c, "measured": float(y), "true": float(t), "mean": float(m), "std": float(s)}
+        for c, y, t, m, s in zip(r.cells, r.y, truth, mean, std)
+    ]
 
 
 def summary(per_task: dict[str, dict[str, float]]) -> dict[str, float]:
@@ -154,6 +162,46 @@ def leave_one_space_out(config: TrainConfig, data: Dataset, say: Callable[[str],
         per_task, _ = evaluate(model, held, reference="batch")  # the space is unseen: rank its rows as a batch
         out.update(per_task)
         say(f"leave-one-space-out {space}: " + ", ".join(f"{k} τ={v['kendall_tau']:.3f}" for k, v in per_task.items()))
+    return out
+
+
+@dataclass
+class UserJudgement:
+    """How a configuration does on one labels file of the user's: out-of-fold predictions of every row."""
+
+    rows: Rows
+    mean: np.ndarray
+    std: np.ndarray
+    metrics: dict[str, float]
+
+    @property
+    def enough(self) -> bool:
+        return len(self.rows) >= MIN_USER_ROWS
+
+
+def judge_user_labels(config: TrainConfig, data: Dataset, say: Callable[[str], None] = log.info) -> list[UserJudgement]:
+    """Each user labels task cross-validated: ``USER_FOLDS`` folds (fewer for tiny files), each fold's
+    rows predicted by the configuration fitted on everything else (bundled tasks and the other folds;
+    the fold's architectures stay in their task's population, their labels do not)."""
+    user = {lf.name for lf in config.labels}
+    out = []
+    for k, rows in enumerate(data.train):
+        if rows.task.removeprefix("user/") not in user or len(rows) < 2:
+            continue
+        folds = min(USER_FOLDS, len(rows))
+        fold_of = np.random.default_rng(config.seed).permutation(len(rows)) % folds
+        mean, std = np.empty(len(rows)), np.empty(len(rows))
+        for f in range(folds):
+            keep = np.flatnonzero(fold_of != f)
+            groups = data.groups()
+            own = rows.take(keep)
+            groups[k] = replace(groups[k], graphs=own.graphs, y=own.y)  # population: every row's architecture
+            held = np.flatnonzero(fold_of == f)
+            mean[held], std[held] = _fresh(config).fit(groups).predict([rows.graphs[i] for i in held], return_std=True)
+        judged = UserJudgement(rows, mean, std, metrics.evaluate(_truth(config.target_transform, rows.y), mean, std))
+        out.append(judged)
+        note = "" if judged.enough else f" — too few to judge (fewer than {MIN_USER_ROWS} rows)"
+        say(f"labels {rows.task}: {folds}-fold τ {judged.metrics['kendall_tau']:.3f} on {len(rows)} rows{note}")
     return out
 
 
@@ -388,9 +436,17 @@ def train(
             loso = leave_one_space_out(used, data, say)
             scores.update({f"loso/{task}/{k}": v for task, ms in loso.items() for k, v in ms.items()})
             scores.update({f"loso/{k}": v for k, v in summary(loso).items()})
+        judged = judge_user_labels(used, data, say) if used.labels else []
+        for j in judged:
+            scores.update({f"{j.rows.task}/cv_{k}": v for k, v in j.metrics.items()})
+            scores[f"{j.rows.task}/n_rows"] = len(j.rows)
         mlflow.log_metrics({k: float(v) for k, v in scores.items() if np.isfinite(v)})
         _write_table(folder / "evaluation.csv", table)
         mlflow.log_artifact(str(folder / "evaluation.csv"))
+        if judged:  # the user's rows with their out-of-fold predictions
+            own = [_table_rows(j.rows, _truth(used.target_transform, j.rows.y), j.mean, j.std) for j in judged]
+            _write_table(folder / "user_labels.csv", [row for rows in own for row in rows])
+            mlflow.log_artifact(str(folder / "user_labels.csv"))
         for p in _plots(folder, table):
             mlflow.log_artifact(str(p), artifact_path="plots")
         say(f"evaluation: mean {config.gate_metric} {scores.get('mean_' + config.gate_metric, float('nan')):.4f}")
@@ -407,38 +463,80 @@ def train(
         result = TrainResult(run.info.run_id, model, scores, tracking_uri=uri)
         if export is not None:
             export_model(model, Path(export), config=used, scores=scores)
-        _register_and_gate(mlflow, tracking, uri, used, info, model, data, force, result, say)
+        _register_and_gate(mlflow, tracking, uri, used, info, data, force, result, say, judged)
     return result
 
 
-def _register_and_gate(mlflow, tracking, uri, config, info, model, data, force, result, say) -> None:
+def _register_and_gate(mlflow, tracking, uri, config, info, data, force, result, say, judged=()) -> None:
+    """Register the new version and decide whether it becomes champion.
+
+    Without user labels (or with too few to judge), the benchmark gate: the new version's mean
+    ``gate_metric`` on the fixed evaluation split must beat the champion's by ``gate_margin``.
+    With user labels to judge, the user's measurements decide: the new version's cross-validated
+    metric on them must beat the champion's (which never trained on them, unless an earlier
+    version of the same file) by ``gate_margin``, and its benchmark metric may not drop by more
+    than ``BENCHMARK_TOLERANCE``.
+    """
+    metric = config.gate_metric
+    user = [j for j in judged if j.enough]
+    few = [j for j in judged if not j.enough]
     with tracking.registry_lock(uri):
         current = tracking.champion(config.name)
-        new_score = result.metrics.get(f"mean_{config.gate_metric}", float("nan"))
-        tags = {"gate.metric": f"mean_{config.gate_metric}", "gate.margin": str(config.gate_margin),
+        new_score = result.metrics.get(f"mean_{metric}", float("nan"))
+        tags = {"gate.metric": f"mean_{metric}", "gate.margin": str(config.gate_margin),
                 "gate.new_score": f"{new_score:.6f}", "gate.forced": str(force).lower()}  # fmt: skip
+        if user:
+            new_user = float(np.mean([j.metrics[metric] for j in user]))
+            tags.update({"gate.user_labels": ",".join(j.rows.task for j in user),
+                         "gate.user_rows": str(sum(len(j.rows) for j in user)),
+                         "gate.user_new_score": f"{new_user:.6f}"})  # fmt: skip
         if current is None:
             promote, reason = True, "first version of this model: promoted"
         else:
             result.champion_before = str(current.version)
             try:
-                old_score = gate_score(tracking.load_registered(f"models:/{config.name}/{current.version}"),
-                                       data.eval, config.gate_metric)  # fmt: skip
+                champion = tracking.load_registered(f"models:/{config.name}/{current.version}")
+                old_score = gate_score(champion, data.eval, metric)
             except ArchscoreError as e:
-                old_score, note = float("-inf"), f" (champion v{current.version} unloadable: {e})"
+                champion, old_score, note = None, float("-inf"), f" (champion v{current.version} unloadable: {e})"
             else:
                 note = ""
             tags["gate.champion_version"] = str(current.version)
             tags["gate.champion_score"] = f"{old_score:.6f}"
-            better = new_score >= old_score + config.gate_margin
-            verdict = "beats" if better else "does not beat"
-            reason = (
-                f"mean {config.gate_metric} {new_score:.4f} {verdict} champion v{current.version} "
-                f"({old_score:.4f}) by the margin {config.gate_margin}{note}"
-            )
+            bench = (f"benchmark mean {metric} {new_score:.4f} vs champion v{current.version}'s {old_score:.4f}"
+                     f"{note}")  # fmt: skip
+            if user and champion is not None:
+                old_user, seen = _champion_on(champion, user, metric)
+                tags["gate.user_champion_score"] = f"{old_user:.6f}"
+                mlflow.log_metric(f"user/champion_{metric}", old_user)
+                user_better = new_user >= old_user + config.gate_margin
+                bench_ok = new_score >= old_score - BENCHMARK_TOLERANCE
+                better = user_better and bench_ok
+                rows = sum(len(j.rows) for j in user)
+                reason = (
+                    f"on your labels ({rows} rows, {USER_FOLDS}-fold cross-validated) {metric} {new_user:.4f} "
+                    f"{'beats' if user_better else 'does not beat'} champion v{current.version}'s {old_user:.4f}"
+                    f"{' (it trained on these rows)' if seen else ''} by the margin {config.gate_margin}; "
+                    f"{bench} ({'within' if bench_ok else 'beyond'} the tolerance {BENCHMARK_TOLERANCE})"
+                )
+            else:
+                better = new_score >= old_score + config.gate_margin
+                verdict = "beats" if better else "does not beat"
+                reason = (
+                    f"mean {metric} {new_score:.4f} {verdict} champion v{current.version} "
+                    f"({old_score:.4f}) by the margin {config.gate_margin}{note}"
+                )
             promote = better or force
             if force and not better:
                 reason += "; promoted anyway (--force)"
+        if few:
+            warning = (
+                f"your labels {', '.join(f'{j.rows.task} ({len(j.rows)} rows)' for j in few)} are too few to judge "
+                f"(at least {MIN_USER_ROWS} rows each): they trained the model, the benchmark tasks decided the gate"
+            )
+            reason += f"; {warning}"
+            tags["gate.user_warning"] = warning
+            say(f"warning: {warning}")
         tags["gate.decision"] = "promoted" if promote else "rejected"
         tags["gate.reason"] = reason
         version = tracking.register_gated(info.model_uri, config.name, tags, promote)
@@ -446,6 +544,16 @@ def _register_and_gate(mlflow, tracking, uri, config, info, model, data, force, 
         result.promoted, result.reason = promote, reason
         mlflow.set_tags({f"{k}": v for k, v in tags.items()} | {"registered_version": str(version)})
     say(f"registered {config.name} v{version}: {reason}")
+
+
+def _champion_on(champion: ScoringModel, judged: list[UserJudgement], metric: str) -> tuple[float, bool]:
+    """The champion's mean ``metric`` on the user's rows, and whether it trained on any of these files."""
+    seen = set(champion.metadata.get("trained_on", ()))
+    scores = []
+    for j in judged:
+        mean, std = champion.predict(j.rows.graphs, return_std=True)
+        scores.append(metrics.evaluate(_truth(champion.target_transform, j.rows.y), mean, std)[metric])
+    return float(np.mean(scores)), any(j.rows.task in seen for j in judged)
 
 
 def retrain(

@@ -121,6 +121,54 @@ def test_retrain_adds_measurements_to_the_champions_configuration(store, tmp_pat
     assert {"user/mine", "user/more"} <= set(second.model.population_names_)
 
 
+def _judged_gate(result, name: str = "t") -> dict[str, str]:
+    """The version's gate tags, checked against the rule the user's labels decide by."""
+    from archscore.training.pipeline import BENCHMARK_TOLERANCE
+
+    tags = version_tags(name, result.version)
+    new, old = float(tags["gate.user_new_score"]), float(tags["gate.user_champion_score"])
+    bench_new, bench_old = float(tags["gate.new_score"]), float(tags["gate.champion_score"])
+    rule = new >= old + float(tags["gate.margin"]) and bench_new >= bench_old - BENCHMARK_TOLERANCE
+    assert (tags["gate.decision"] == "promoted") == rule, tags
+    assert "on your labels" in tags["gate.reason"] and "cross-validated" in tags["gate.reason"]
+    return tags
+
+
+def test_retrain_judges_the_users_own_labels_and_says_when_they_are_too_few(store, tmp_path):
+    train(small(rows=60))
+    few = retrain(_labels(tmp_path / "few.csv", n=6), name="t")
+    run = mlflow.get_run(few.run_id).data
+    assert run.metrics["user/few/n_rows"] == 6 and "user/few/cv_kendall_tau" in run.metrics
+    tags = version_tags("t", few.version)
+    assert "too few to judge" in tags["gate.user_warning"] and "user/few (6 rows)" in tags["gate.user_warning"]
+    assert "gate.user_new_score" not in tags and "mean kendall_tau" in tags["gate.reason"]  # the benchmark decided
+    mlflow.MlflowClient().set_registered_model_alias("t", tracking.CHAMPION, few.version)
+    mine = retrain(_labels(tmp_path / "mine.csv", n=60), name="t")
+    run = mlflow.get_run(mine.run_id).data
+    assert run.metrics["user/mine/n_rows"] == 60 and -1 <= run.metrics["user/mine/cv_kendall_tau"] <= 1
+    assert "user/champion_kendall_tau" in run.metrics
+    tags = _judged_gate(mine)
+    assert tags["gate.user_rows"] == "60" and "user/mine" in tags["gate.user_labels"]
+    # the 6 earlier rows travel along (still too few on their own: warned again)
+    assert "user/few (6 rows)" in tags["gate.user_warning"]
+    table = mlflow.artifacts.download_artifacts(run_id=mine.run_id, artifact_path="user_labels.csv")
+    with open(table) as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 66 and {r["task"] for r in rows} == {"user/few", "user/mine"}
+    assert all(np.isfinite(float(r["mean"])) for r in rows)
+
+
+@pytest.mark.slow
+def test_retrain_with_600_labels_is_judged_on_them(store, tmp_path):
+    train(small(rows=60))
+    many = retrain(_labels(tmp_path / "many.csv", n=600), name="t")
+    run = mlflow.get_run(many.run_id).data
+    assert run.metrics["user/many/n_rows"] == 600
+    assert run.metrics["user/many/cv_kendall_tau"] > 0.5  # NB201 CIFAR-100 ranks are learnable from 400 rows
+    tags = _judged_gate(many)
+    assert "gate.user_warning" not in tags
+
+
 def test_bad_labels_are_refused_before_any_run(store, tmp_path):
     train(small(rows=40))
     runs_before = len(mlflow.search_runs(search_all_experiments=True))
