@@ -36,9 +36,10 @@ from pathlib import Path
 
 import _common
 import psutil
-from service_load import free_port, running_server
+from service_load import running_server
 
 from archscore.testing.hostile import CASES, QUICK, cases
+from archscore.testing.processes import free_port
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PARSE_SECONDS = 10.0

@@ -45,6 +45,8 @@ from pathlib import Path
 import _common
 import numpy as np
 
+from archscore.testing.processes import free_port
+
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGET_P99_MS = 50.0
 DISTINCT = 5_000  # distinct NB201 cells (~930k nodes): more than the parse caches of the workers hold
@@ -79,12 +81,6 @@ def multipart(name: str, raw: bytes) -> tuple[bytes, str]:
     head = (f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}.onnx"\r\n'
             "Content-Type: application/octet-stream\r\n\r\n").encode()  # fmt: skip
     return head + raw + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(port: int, workers: int, log: Path) -> subprocess.Popen:

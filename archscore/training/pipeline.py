@@ -276,8 +276,15 @@ def tune(config: TrainConfig, data: Dataset, mlflow, say: Callable[[str], None])
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=config.seed))
     study.enqueue_trial({k: v for k, v in config.predictor_params.items() if k in GBDT_SPACE})  # the baseline
     study.optimize(objective, n_trials=config.optuna_trials, timeout=config.optuna_timeout)
-    mlflow.log_metric("optuna_trials_run", len(study.trials))
+    ran = len(study.trials)
+    mlflow.log_metric("optuna_trials_run", ran)
     mlflow.log_metric(f"optuna_best_inner_{config.gate_metric}", study.best_value)
+    if ran < config.optuna_trials:
+        note = (f"{ran} of {config.optuna_trials} trials ran within the budget of {config.optuna_timeout:g} s "
+                "(raise --optuna-timeout for the rest)")  # fmt: skip
+        mlflow.set_tag("archscore.optuna_stopped", note)
+        say(f"optuna: {note}")
+    say(f"optuna: best inner {config.gate_metric} {study.best_value:.4f} (trial {study.best_trial.number})")
     return {**config.predictor_params, **study.best_params}
 
 

@@ -210,6 +210,16 @@ def test_optuna_search_runs_as_nested_runs_within_its_budget(store):
     assert "tuned.num_leaves" in parent.params
 
 
+def test_optuna_stopped_by_its_budget_says_how_many_trials_ran(store):
+    said = []
+    result = train(small(rows=60, optuna_trials=50, optuna_timeout=1), say=said.append)
+    ran = int(mlflow.get_run(result.run_id).data.metrics["optuna_trials_run"])
+    assert 1 <= ran < 50
+    note = f"{ran} of 50 trials ran within the budget of 1 s"
+    assert any(note in line for line in said), said
+    assert note in mlflow.get_run(result.run_id).data.tags["archscore.optuna_stopped"]
+
+
 def test_configuration_errors_name_the_field(tmp_path):
     with pytest.raises(ConfigError, match="unknown configuration key"):
         TrainConfig.from_dict({"encoders": "stats"})

@@ -4,11 +4,9 @@ and `mlflow models serve` of the shipped default model. Real processes, real por
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -27,6 +25,7 @@ from _training_configs import weak  # noqa: E402
 from archscore.examples import NB201_CELL, example_path  # noqa: E402
 from archscore.models import DEFAULT_MODEL, load_predictor  # noqa: E402
 from archscore.testing.hostile import huge_rank  # noqa: E402
+from archscore.testing.processes import env_with, free_port, start, stop, wait_http  # noqa: E402
 from archscore.training import tracking  # noqa: E402
 from archscore.training.pipeline import import_model, retrain, train  # noqa: E402
 
@@ -44,50 +43,6 @@ def home(tmp_path, monkeypatch):
     monkeypatch.setenv("ARCHSCORE_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     return tmp_path / "home"
-
-
-def env_with(**extra: str) -> dict[str, str]:
-    """This environment, with the interpreter's own bin folder first on PATH (as an activated venv has)."""
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env.update(extra)
-    return env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(cmd: list[str], log: Path, **env: str) -> subprocess.Popen:
-    """A server process writing to ``log`` (a file: a pipe nobody reads would fill and stall it)."""
-    with log.open("w") as f:
-        return subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env_with(**env), start_new_session=True)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    """Stop a server and every process it started (MLflow's server runs workers and job consumers)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
-def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
-    end = time.time() + timeout
-    while time.time() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(url)
 
 
 def integrity(db: Path) -> str:
@@ -247,7 +202,6 @@ def test_mlflow_models_serve_serves_the_shipped_default_model(home, tmp_path):
 def test_the_mlflow_model_never_touches_a_path_it_is_given(monkeypatch, home) -> None:
     """The pyfunc refuses ``onnx`` paths before any file-system call: open/stat of the path would fail the test."""
     import builtins
-    import os
 
     import pandas as pd
     from mlflow.exceptions import MlflowException
