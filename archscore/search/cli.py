@@ -10,6 +10,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from archscore.errors import ArchscoreError
@@ -73,12 +74,21 @@ def search_command(
             found.append(hits[0] + 1)
         cell, value = sur.best()
         step = sur.step_seconds()[-1] if sur.steps else 0.0
-        table.add_row(f"{sur.n_told}", f"{value:.4g}", f"{abs(optimum - value):.4g}", f"{step:.2f}", cell)
+        table.add_row(f"{sur.n_told}", _value(value), _value(abs(optimum - value)), f"{step:.2f}", cell)
+        progress.update(task, completed=sur.n_told, best=_value(value))
 
-    with out.status("searching …"):
+    best = TextColumn("best so far {task.fields[best]}")
+    columns = (TextColumn("searching"), BarColumn(), MofNCompleteColumn(), best, TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("search", total=budget, best="–")
         result = run_search(surrogate, oracle, budget, batch_size, callback=report)
     out.print(table)
     cell, value = surrogate.best()
-    out.print(f"best: {value:.4g}  {cell}", highlight=False)
+    out.print(f"best: {_value(value)}  {cell}", highlight=False)
     where = f"found after {found[0]} evaluations" if found else f"not found in {len(result.cells)} evaluations"
-    out.print(f"table optimum: {optimum:.4g} ({where})", highlight=False)
+    out.print(f"table optimum: {_value(optimum)} ({where})", highlight=False)
+
+
+def _value(x: float) -> str:
+    """Objective values and gaps in one format (fixed decimals, so a column lines up)."""
+    return f"{x:.3f}" if abs(x) >= 0.01 or x == 0 else f"{x:.2e}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import typer
 from typer.testing import CliRunner
 
@@ -14,7 +16,10 @@ app.command()(search_command)
 def test_the_search_command_prints_the_best_so_far_curve_and_the_best_cell() -> None:
     result = CliRunner().invoke(app, ["--budget", "20", "--strategy", "random", "--seed", "1"])
     assert result.exit_code == 0, result.output
-    assert "best so far" in result.output and "best: " in result.output and "table optimum: 91.57" in result.output
+    assert "best so far" in result.output and "best: " in result.output and "table optimum: 91.570" in result.output
+    rows = re.findall(r"│\s+(\d+) │\s+(\S+) │\s+(\S+) │", result.output)
+    assert [int(r[0]) for r in rows] == [10, 20]
+    assert all(re.fullmatch(r"\d+\.\d{3}", v) for r in rows for v in r[1:]), rows  # one format per column
     assert "|nor_conv" in result.output or "|skip" in result.output or "|avg" in result.output
 
 
