@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from enum import Enum
 from pathlib import Path
@@ -337,7 +338,8 @@ def train(
                      "leave_one_space_out": leave_one_space_out, "task_names": tasks}  # fmt: skip
     try:
         cfg = _train_config(config, overrides)
-        result = run_training(cfg, tracking_uri=tracking_uri, force=force, export=export, say=_say)
+        with _working():
+            result = run_training(cfg, tracking_uri=tracking_uri, force=force, export=export, say=_say)
     except (ArchscoreError, ValueError) as exc:
         _fail(exc)
     _report(result)
@@ -356,8 +358,9 @@ def retrain(
     from archscore.training.pipeline import retrain as run_retrain
 
     try:
-        result = run_retrain(labels, value_column=value_column, name=name, label_name=label_name,
-                             tracking_uri=tracking_uri, force=force, say=_say)  # fmt: skip
+        with _working():
+            result = run_retrain(labels, value_column=value_column, name=name, label_name=label_name,
+                                 tracking_uri=tracking_uri, force=force, say=_say)  # fmt: skip
     except (ArchscoreError, ValueError) as exc:
         _fail(exc)
     _report(result)
@@ -737,7 +740,31 @@ except ImportError:  # pragma: no cover
 
 
 def _say(message: str) -> None:
+    """A training's progress line; one ending in "…" is a step starting: shown live (with its elapsed
+    time) under the finished steps while a :func:`_working` block runs, never left behind."""
+    live = _LIVE.get("progress")
+    if message.endswith("…") and live is not None:
+        live.update(_LIVE["task"], description=message)
+        live.reset(_LIVE["task"])
+        return
     err.print(message, highlight=False, markup=False)
+
+
+_LIVE: dict[str, object] = {}
+
+
+@contextlib.contextmanager
+def _working():
+    """A spinner with the current step and its elapsed time on stderr (for steps of seconds to minutes)."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
+                  transient=True) as progress:  # fmt: skip
+        _LIVE.update(progress=progress, task=progress.add_task("starting …", total=None))
+        try:
+            yield
+        finally:
+            _LIVE.clear()
 
 
 def _plain_metavars(command) -> None:

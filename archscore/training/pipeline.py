@@ -88,6 +88,7 @@ def load_dataset(config: TrainConfig, label_root: Path | None = None, say: Calla
         train.append(rows)
         say(f"labels {rows.task}: {len(rows)} rows (judged by {min(USER_FOLDS, len(rows))}-fold cross-validation)")
     for task in config.task_list():
+        say(f"loading task {task.name} …")
         t0 = time.perf_counter()
         tr, ev = load_task(task, config.eval_fraction, config.seed, config.eval_rows)
         train.append(tr)
@@ -158,6 +159,7 @@ def leave_one_space_out(config: TrainConfig, data: Dataset, say: Callable[[str],
         held = [r for r in data.eval if r.task.split("/")[0] == space]
         if not rest or not held:
             continue
+        say(f"leave-one-space-out: fitting without {space} …")
         model = _fresh(config).fit(rest)
         per_task, _ = evaluate(model, held, reference="batch")  # the space is unseen: rank its rows as a batch
         out.update(per_task)
@@ -192,6 +194,7 @@ def judge_user_labels(config: TrainConfig, data: Dataset, say: Callable[[str], N
         fold_of = np.random.default_rng(config.seed).permutation(len(rows)) % folds
         mean, std = np.empty(len(rows)), np.empty(len(rows))
         for f in range(folds):
+            say(f"labels {rows.task}: cross-validation fit {f + 1} of {folds} …")
             keep = np.flatnonzero(fold_of != f)
             groups = data.groups()
             own = rows.take(keep)
@@ -214,6 +217,7 @@ def fit_heads(model: ScoringModel, datasets: list[str], say: Callable[[str], Non
         rows = zoo_rows(ds)
         sets[ds] = (rows.graphs, rows.y, rows.families, rows.names)
         say(f"real networks {ds}: {len(rows)} labelled networks, {len(set(rows.families))} families")
+    say(f"fitting the real-network heads ({', '.join(datasets)}) …")
     return model.fit_heads(sets)
 
 
@@ -427,6 +431,7 @@ def train(
         mlflow.log_artifact(str(folder / "config.json"))
 
         t0 = time.perf_counter()
+        say(f"fitting {used.encoder} × {used.predictor} on {sum(len(r) for r in data.train):,} rows …")
         model = _fresh(used).fit(data.groups())
         if used.real_networks:
             fit_heads(model, used.real_networks, say)
