@@ -276,9 +276,9 @@ TrackingUri = Annotated[
 
 
 def _train_config(config: str, overrides: dict) -> object:
+    from archscore.data.tasks import zero_shot_tasks
     from archscore.models import DEFAULT_CONFIG
     from archscore.training.config import TrainConfig
-    from archscore.training.tasks import zero_shot_tasks
 
     base = TrainConfig.read(DEFAULT_CONFIG if config == "default" else Path(config)) if config else TrainConfig()
     d = base.to_dict()
@@ -391,9 +391,9 @@ def models_import(
 def models_uri(tracking_uri: TrackingUri = None) -> None:
     """Print the MLflow store archscore uses, for mlflow's own commands:
     MLFLOW_TRACKING_URI=$(archscore models uri) mlflow models serve -m models:/archscore@champion"""
-    from archscore.training import tracking
+    from archscore.models import registry
 
-    typer.echo(tracking.tracking_uri(tracking_uri))
+    typer.echo(registry.tracking_uri(tracking_uri))
 
 
 @models_app.command("list")
@@ -402,10 +402,10 @@ def models_list(
     tracking_uri: TrackingUri = None,
 ) -> None:
     """List a registered model's versions: which is champion, and each gate decision with its reason."""
-    from archscore.training import tracking
+    from archscore.models import registry
 
     try:
-        mlflow, uri = tracking.connect(tracking_uri)
+        mlflow, uri = registry.connect(tracking_uri)
         client = mlflow.MlflowClient()
         versions = client.search_model_versions(f"name = '{name}'")
     except (ArchscoreError, ValueError) as exc:

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import _common
 
+from archscore.data.tasks import load_task
 from archscore.models import DEFAULT_CONFIG, DEFAULT_MODEL, ScoringModel
-from archscore.models.card import loso_rows
+from archscore.training.card import loso_rows
 from archscore.training.config import TrainConfig
 from archscore.training.pipeline import train
-from archscore.training.tasks import load_task
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -32,10 +32,9 @@ from pathlib import Path
 import _common
 import numpy as np
 
-from archscore import data
-from archscore.training import metrics
+from archscore import data, metrics
+from archscore.data.tasks import Task
 from archscore.training.protocols import FEW_SHOT_SIZES, few_shot, summarise
-from archscore.training.tasks import Task
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGETS_C10 = {78: 0.72, 156: 0.82, 469: 0.87}

@@ -41,11 +41,10 @@ import _common
 import numpy as np
 from scipy.stats import rankdata
 
-from archscore import data
+from archscore import data, metrics
 from archscore.data.cache import GraphCache
+from archscore.data.tasks import Task, zero_shot_tasks
 from archscore.errors import UnknownNameError
-from archscore.training import metrics
-from archscore.training.tasks import Task, zero_shot_tasks
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ZERO_COST = ("synflow", "jacov", "nwot", "snip", "grasp", "fisher", "grad_norm", "epe_nas", "zen", "l2_norm", "plain")

@@ -29,10 +29,10 @@ from pathlib import Path
 import _common
 import numpy as np
 
+from archscore import metrics
 from archscore.data.zoo import ZooRows, zoo_rows
 from archscore.models import load_predictor
 from archscore.models.realnet import AccuracyHead, design_features, family_folds
-from archscore.training import metrics
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEEDS = (0, 1, 2)

@@ -8,6 +8,7 @@ file). Nothing is downloaded at run time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib import resources
 
 NASLIB = "Apache-2.0 (NASLib)"
 HELP = "MIT (HELP)"
@@ -228,3 +229,8 @@ SOURCES: dict[str, Source] = {
         ),
     )
 }
+
+
+def bundled_path(relative: str) -> resources.abc.Traversable:
+    """A file bundled with the package (``archscore/data/bundled/<relative>``)."""
+    return resources.files("archscore.data").joinpath("bundled", relative)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from archscore.data.sources import SOURCES, Source
+from archscore.data.sources import SOURCES, Source, bundled_path
 from archscore.errors import ArchscoreError, UnknownNameError
 
 if TYPE_CHECKING:
@@ -61,9 +61,9 @@ class Table:
             ArchscoreError: The rows belong to no single search space (a table mixing spaces, not filtered).
         """
         if SOURCES[self.source].onnx_archive is not None:
-            from archscore.data.zoo import zoo_graphs
+            from archscore.data.archive import archive_graphs
 
-            return zoo_graphs(self.archs, cache=cache)
+            return archive_graphs(self.archs, cache=cache)
         if self.space is None or self.cells is None:
             column = SOURCES[self.source].space_column
             raise ArchscoreError(
@@ -114,10 +114,6 @@ def data_version() -> str:
 
     walk(root, "")
     return h.hexdigest()
-
-
-def bundled_path(relative: str) -> resources.abc.Traversable:
-    return resources.files("archscore.data").joinpath("bundled", relative)
 
 
 def _read_csv(relative: str) -> tuple[list[str], list[list[str]]]:

@@ -406,7 +406,7 @@ class TextEncoder(TransformerMixin, BaseEstimator):
             shared by every encoder and process using the same model.
         finetune_epochs: With more than 0 and ``fit(graphs, y)``, train a projection head on
             the frozen embeddings with the pairwise logistic ranking loss
-            (:func:`archscore.predictors.mlp.pairwise_ranking_loss`); ``transform`` then returns
+            (:func:`archscore._torch.pairwise_ranking_loss`); ``transform`` then returns
             the head's ``head_dim`` features. The transformer itself is never trained: a head
             trains in about a second on CPU, where each epoch of tuning MiniLM's layers would cost
             a forward and backward pass per graph (the forward alone runs at ~29 graphs/s on 2
@@ -584,7 +584,7 @@ class TextEncoder(TransformerMixin, BaseEstimator):
 
     def _fit_head(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Train ``relu(X·W + b)`` read out linearly, with the pairwise logistic ranking loss."""
-        from archscore.predictors.mlp import pairwise_ranking_loss
+        from archscore._torch import pairwise_ranking_loss
 
         torch, _ = _import_torch_and_transformers()
         generator = torch.Generator().manual_seed(0 if self.random_state is None else int(self.random_state))

@@ -10,53 +10,19 @@ give equal ArchGraphs (see :mod:`archscore.graph.canonical`).
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from archscore.errors import InvalidModelError
+from archscore.graph.node import CONST, AttrValue, Node, Ref, Shape, numel
 from archscore.graph.ops import OP_INDEX, VOCABULARY
 
-Shape = tuple[int, ...]
-"""A tensor shape; an unknown dimension is ``-1``."""
-Ref = tuple[int, int]
-"""A tensor read by a node: ``(producer node index, output slot)``; a producer of ``-1`` is a
-constant operand whose shape is ``Node.const_shapes[slot]``."""
-AttrValue = int | float | str | bool | tuple[int | float, ...] | None
+__all__ = ["CONST", "ArchGraph", "AttrValue", "Node", "Ref", "Shape", "numel"]
 
-CONST = -1
 FORMAT_VERSION = 1
-
-
-class Node(NamedTuple):
-    """One atomic operation of an architecture.
-
-    A named tuple: immutable, compact, and fast to build and unpickle, since graphs are held and
-    cached by the hundred thousand.
-    """
-
-    op: str
-    inputs: tuple[Ref, ...] = ()
-    outputs: tuple[Shape | None, ...] = ()
-    attrs: tuple[tuple[str, AttrValue], ...] = ()
-    macs: int = 0
-    params: int = 0
-    const_shapes: tuple[Shape, ...] = ()
-
-    def attr(self, name: str, default: AttrValue = None) -> AttrValue:
-        """Return attribute ``name`` or ``default``."""
-        for key, value in self.attrs:
-            if key == name:
-                return value
-        return default
-
-    @property
-    def shape(self) -> Shape | None:
-        """Shape of the first output."""
-        return self.outputs[0] if self.outputs else None
 
 
 @dataclass(frozen=True)
@@ -197,13 +163,6 @@ class ArchGraph:
         if not isinstance(data, dict):
             raise InvalidModelError("not ArchGraph JSON: top level is not an object")
         return cls.from_dict(data)
-
-
-def numel(shape: Shape | None) -> int:
-    """Number of elements of ``shape``; ``-1`` when the shape or any dimension is unknown."""
-    if shape is None or (shape and min(shape) < 0):
-        return -1
-    return math.prod(shape)
 
 
 def _slot(node: Node, slot: int) -> Shape | None:

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
+from typing import TYPE_CHECKING
 
-from archscore.graph.archgraph import CONST, ArchGraph, numel
+from archscore.graph.node import CONST, numel
+
+if TYPE_CHECKING:
+    from archscore.graph.archgraph import ArchGraph
 from archscore.graph.ops import VOCABULARY
 
 MAX_STAGES = 5

@@ -18,8 +18,12 @@ from __future__ import annotations
 
 import functools
 import json
+from typing import TYPE_CHECKING
 
-from archscore.graph.archgraph import CONST, ArchGraph, AttrValue, Shape
+from archscore.graph.node import CONST, AttrValue, Shape
+
+if TYPE_CHECKING:
+    from archscore.graph.archgraph import ArchGraph
 
 HEADER = "archscore-graph v1"
 

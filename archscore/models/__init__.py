@@ -27,7 +27,7 @@ def load_predictor(name: str | os.PathLike = "default", tracking_uri: str | None
             URI (``models:/NAME@champion``, ``models:/NAME/3``), or a registered model's name
             (its champion).
         tracking_uri: The MLflow store of registered models (default: archscore's own, see
-            :func:`archscore.training.tracking.tracking_uri`).
+            :func:`archscore.models.registry.tracking_uri`).
     """
     text = str(name)
     if text == "default":
@@ -36,8 +36,8 @@ def load_predictor(name: str | os.PathLike = "default", tracking_uri: str | None
         return ScoringModel.load(DEFAULT_MODEL)
     if Path(text).is_dir() or (os.sep in text and not text.startswith("models:/")):
         return ScoringModel.load(text)  # a folder, or a path that is not one: the error says so
-    from archscore.training import tracking
+    from archscore.models import registry
 
-    tracking.connect(tracking_uri)
-    uri = text if text.startswith("models:/") else f"models:/{text}@{tracking.CHAMPION}"
-    return tracking.load_registered(uri)
+    registry.connect(tracking_uri)
+    uri = text if text.startswith("models:/") else f"models:/{text}@{registry.CHAMPION}"
+    return registry.load_registered(uri)

@@ -253,13 +253,13 @@ class AccuracyHead:
 
     @classmethod
     def from_state(cls, state: dict[str, Any], boosters: list) -> AccuracyHead:
-        from archscore.models.scoring import _Booster
+        from archscore.predictors.gbdt import LoadedBooster
 
         if state.get("feature_names") != list(FEATURE_NAMES):
             raise ValueError("the head was saved with other design features than this archscore computes")
         head = cls(state["dataset"], state["predictor_params"], state["seed"])
         pred = head._predictor()
-        pred.estimators_ = [_Booster(b) for b in boosters]
+        pred.estimators_ = [LoadedBooster(b) for b in boosters]
         pred.noise_std_ = float(state["noise_std"])
         pred.n_features_in_ = len(FEATURE_NAMES)
         head.predictor_ = pred

@@ -40,7 +40,7 @@ from scipy.stats import rankdata
 
 from archscore.errors import ArchscoreError, UnknownNameError
 from archscore.graph import ArchGraph, from_onnx
-from archscore.predictors._ensemble import Z90
+from archscore.metrics import Z90
 
 log = logging.getLogger(__name__)
 
@@ -489,11 +489,13 @@ class ScoringModel:
         if model.predictor == "gbdt":
             import lightgbm
 
+            from archscore.predictors.gbdt import LoadedBooster
+
             pred = make_predictor("gbdt", model.predictor_params, model.seed)
             names = sorted(
                 (n for n in doc["files"] if n.startswith("member_")), key=lambda n: int(n.split("_")[1].split(".")[0])
             )
-            pred.estimators_ = [_Booster(lightgbm.Booster(model_str=(folder / n).read_text())) for n in names]
+            pred.estimators_ = [LoadedBooster(lightgbm.Booster(model_str=(folder / n).read_text())) for n in names]
             pred.noise_std_ = float(doc["predictor_state"]["noise_std_"])
             pred.n_features_in_ = int(doc["predictor_state"]["n_features_in_"])
         else:
@@ -518,19 +520,6 @@ class ScoringModel:
     def __repr__(self) -> str:
         fitted = f", n_train={self.n_train_}" if hasattr(self, "n_train_") else ""
         return f"ScoringModel(target={self.target!r}, encoder={self.encoder!r}, predictor={self.predictor!r}{fitted})"
-
-
-class _Booster:
-    """A loaded LightGBM booster with the ``predict`` of a fitted ``LGBMRegressor``."""
-
-    def __init__(self, booster) -> None:
-        self.booster_ = booster
-
-    def predict(self, X):
-        # one thread: a served model scores a few rows per call, many calls at once; LightGBM's
-        # default OpenMP team spins for a core another request (or process) is using, which made
-        # one 5-member prediction take 18 ms instead of 0.8 ms on a busy 2-core machine
-        return self.booster_.predict(X, num_threads=1)
 
 
 def _member_index(name: str) -> int:

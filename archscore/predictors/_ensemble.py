@@ -10,10 +10,8 @@ inside ``±1.645·std``. The 90 % interval then holds about 90 % of held-out tru
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import norm
 
-Z90 = float(norm.ppf(0.95))
-"""Half-width of a central 90 % normal interval, in stds (one definition for predictors, models and metrics)."""
+from archscore.metrics import Z90  # one definition: half-width of a central 90 % interval, in stds
 
 
 class EnsembleMixin:

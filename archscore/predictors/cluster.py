@@ -174,7 +174,7 @@ def _calibrate(y: np.ndarray, weights: np.ndarray, means: np.ndarray, variances:
     variance is shrunk instead: ``std_scale`` < 1 is the largest factor that still keeps 90 % of
     them inside. With fewer than 2 such rows: ``(1, 0)``.
     """
-    from archscore.predictors._ensemble import Z90
+    from archscore.metrics import Z90
 
     unseen = ~np.isnan(means.T)  # (n, H)
     w = np.where(unseen, weights, 0.0)

@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from archscore.predictors._ensemble import Z90
+from archscore.metrics import Z90
 
 
 class LogTargetRegressor(RegressorMixin, BaseEstimator):

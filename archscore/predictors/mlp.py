@@ -25,7 +25,7 @@ from scipy.special import expit
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from archscore._torch import torch_threads
+from archscore._torch import pairwise_ranking_loss, torch_threads
 from archscore.predictors._ensemble import EnsembleMixin, OutOfBag, bootstrap_rows
 
 _ACTIVATIONS = ("relu", "silu")
@@ -37,24 +37,6 @@ def _import_torch():
     except ImportError as err:
         raise ImportError('MLPEnsembleRegressor needs PyTorch to fit: pip install "archscore[torch]"') from err
     return torch
-
-
-def pairwise_ranking_loss(pred, y):
-    """Mean pairwise logistic ranking loss over the last axis of two torch tensors of equal shape.
-
-    For each pair ``(i, j)`` with ``y_i != y_j``: ``softplus(-(pred_i - pred_j)·sign(y_i - y_j))``,
-    i.e. ``log(1 + exp(-margin))`` of the margin by which the prediction orders the pair the way the
-    truth does. Pairs with tied targets say nothing about the order and are left out; without any
-    untied pair the loss is 0. Leading axes (e.g. one per ensemble member) are kept.
-    """
-    torch = _import_torch()
-    with torch.no_grad():
-        against = -torch.sign(y.unsqueeze(-1) - y.unsqueeze(-2))
-        untied = (against != 0).sum(dim=(-2, -1)).to(pred.dtype)
-        ties = against.shape[-1] * against.shape[-2] - untied
-    # A tied pair costs softplus(0) = log 2 with zero gradient: subtract it rather than mask every pair.
-    total = torch.nn.functional.softplus((pred.unsqueeze(-1) - pred.unsqueeze(-2)) * against).sum(dim=(-2, -1))
-    return (total - ties * math.log(2)) / untied.clamp(min=1)
 
 
 def _scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -33,8 +33,8 @@ class ScorePrior:
 
 def zero_shot_model(exclude_spaces: Sequence[str], max_rows: int = 1000, seed: int = 0):
     """A ScoringModel fitted on the bundled zero-shot tasks of every space but ``exclude_spaces``."""
+    from archscore.data.tasks import load_task, zero_shot_tasks
     from archscore.models.scoring import Group, ScoringModel
-    from archscore.training.tasks import load_task, zero_shot_tasks
 
     groups = []
     for task in zero_shot_tasks(max_rows=max_rows):

@@ -87,9 +87,9 @@ class ServedModel:
             name = "default" if self.source == "default" else self.source
             version = self.source.rsplit("/", 1)[1] if self.source.startswith("models:/") else None
             return self.source, name, version
-        from archscore.training import tracking
+        from archscore.models import registry
 
-        tracking.connect(self.tracking_uri)
+        registry.connect(self.tracking_uri)
         import mlflow
 
         try:

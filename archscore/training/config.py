@@ -35,10 +35,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from archscore.data.tasks import Task, zero_shot_tasks
 from archscore.errors import ArchscoreError, UnknownNameError
 from archscore.models.realnet import DATASETS as REAL_NETWORK_DATASETS
 from archscore.models.scoring import PREDICTORS, TRANSFORMS, make_predictor, parse_parts
-from archscore.training.tasks import Task, zero_shot_tasks
 
 GATE_METRICS = ("kendall_tau", "spearman_rho", "precision_at_top5")
 

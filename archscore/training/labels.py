@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from archscore.data.tasks import Rows
 from archscore.errors import ArchscoreError
 from archscore.models.inputs import ARCH_COLUMNS, RecordError, read_records, read_table
-from archscore.training.tasks import Rows
 
 MIN_ROWS = 4
 

@@ -30,13 +30,13 @@ from typing import Any
 
 import numpy as np
 
+from archscore import metrics
+from archscore.data.tasks import Rows, in_eval_split, load_task
 from archscore.errors import ArchscoreError
 from archscore.examples import NB201_CELL
 from archscore.models.scoring import Group, ScoringModel, percentile
-from archscore.training import metrics
 from archscore.training.config import ConfigError, LabelFile, TrainConfig
 from archscore.training.labels import load_labels
-from archscore.training.tasks import Rows, in_eval_split, load_task
 
 log = logging.getLogger(__name__)
 MIN_EVAL_ROWS = 5
@@ -249,7 +249,7 @@ def tune(config: TrainConfig, data: Dataset, mlflow, say: Callable[[str], None])
     Trials are judged on an inner split of the *training* rows (hashed like the evaluation split,
     with another salt), so the fixed evaluation split stays unseen until the final model.
     """
-    from archscore.training.tracking import owner_tags
+    from archscore.models.registry import owner_tags
 
     if config.predictor != "gbdt":
         raise ConfigError(f"optuna_trials: the search space is defined for predictor 'gbdt', not {config.predictor!r}")
@@ -404,15 +404,15 @@ def train(
     say: Callable[[str], None] = log.info,
 ) -> TrainResult:
     """Train, evaluate, log, register and gate one model (see the module docstring)."""
-    from archscore.training import tracking
+    from archscore.models import registry
 
     config.check()
     data = load_dataset(config, label_root, say)  # bad labels are refused here, before any fitting
-    mlflow, uri = tracking.connect(tracking_uri, config.experiment)
-    tracking.fail_stale_runs(config.experiment, say)
+    mlflow, uri = registry.connect(tracking_uri, config.experiment)
+    registry.fail_stale_runs(config.experiment, say)
     with mlflow.start_run(run_name=run_name) as run, tempfile.TemporaryDirectory(prefix="archscore-run-") as tmp:
         folder = Path(tmp)
-        mlflow.set_tags(_tags(config, force) | tracking.owner_tags())
+        mlflow.set_tags(_tags(config, force) | registry.owner_tags())
         mlflow.log_params(_params(config))
         kept = []
         for lf in config.labels:  # the user's measurements travel with the run: a later retrain needs them
@@ -475,11 +475,11 @@ def train(
         result = TrainResult(run.info.run_id, model, scores, tracking_uri=uri)
         if export is not None:
             export_model(model, Path(export), config=used, scores=scores)
-        _register_and_gate(mlflow, tracking, uri, used, info, data, force, result, say, judged)
+        _register_and_gate(mlflow, registry, uri, used, info, data, force, result, say, judged)
     return result
 
 
-def _register_and_gate(mlflow, tracking, uri, config, info, data, force, result, say, judged=()) -> None:
+def _register_and_gate(mlflow, registry, uri, config, info, data, force, result, say, judged=()) -> None:
     """Register the new version and decide whether it becomes champion.
 
     Without user labels (or with too few to judge), the benchmark gate: the new version's mean
@@ -492,8 +492,8 @@ def _register_and_gate(mlflow, tracking, uri, config, info, data, force, result,
     metric = config.gate_metric
     user = [j for j in judged if j.enough]
     few = [j for j in judged if not j.enough]
-    with tracking.registry_lock(uri):
-        current = tracking.champion(config.name)
+    with registry.registry_lock(uri):
+        current = registry.champion(config.name)
         new_score = result.metrics.get(f"mean_{metric}", float("nan"))
         tags = {"gate.metric": f"mean_{metric}", "gate.margin": str(config.gate_margin),
                 "gate.new_score": f"{new_score:.6f}", "gate.forced": str(force).lower()}  # fmt: skip
@@ -507,7 +507,7 @@ def _register_and_gate(mlflow, tracking, uri, config, info, data, force, result,
         else:
             result.champion_before = str(current.version)
             try:
-                champion = tracking.load_registered(f"models:/{config.name}/{current.version}")
+                champion = registry.load_registered(f"models:/{config.name}/{current.version}")
                 old_score = gate_score(champion, data.eval, metric)
             except ArchscoreError as e:
                 champion, old_score, note = None, float("-inf"), f" (champion v{current.version} unloadable: {e})"
@@ -551,7 +551,7 @@ def _register_and_gate(mlflow, tracking, uri, config, info, data, force, result,
             say(f"warning: {warning}")
         tags["gate.decision"] = "promoted" if promote else "rejected"
         tags["gate.reason"] = reason
-        version = tracking.register_gated(info.model_uri, config.name, tags, promote)
+        version = registry.register_gated(info.model_uri, config.name, tags, promote)
         result.version = version
         result.promoted, result.reason = promote, reason
         mlflow.set_tags({f"{k}": v for k, v in tags.items()} | {"registered_version": str(version)})
@@ -579,15 +579,15 @@ def retrain(
     say: Callable[[str], None] = log.info,
 ) -> TrainResult:
     """Add ``labels`` to the champion's configuration and train again through the gate."""
-    from archscore.training import tracking
+    from archscore.models import registry
 
     labels = Path(labels)
     load_labels(labels, value_column, label_name)  # refuse a bad file before touching the store
-    mlflow, uri = tracking.connect(tracking_uri)
-    current = tracking.champion(name)
+    mlflow, uri = registry.connect(tracking_uri)
+    current = registry.champion(name)
     if current is None:
         raise ArchscoreError(f"no champion of model {name!r} in {uri}: train one first (archscore train)")
-    config = TrainConfig.from_dict(tracking.run_config(current.run_id))
+    config = TrainConfig.from_dict(registry.run_config(current.run_id))
     tmp = Path(tempfile.mkdtemp(prefix="archscore-labels-"))
     try:
         earlier = []
@@ -617,12 +617,11 @@ def import_model(
     No evaluation data comes with a folder, so there is no gate: the version becomes champion when
     ``name`` has none yet, or with ``force``; otherwise it is registered beside the champion.
     """
-    from archscore.models import DEFAULT_MODEL
-    from archscore.training import tracking
+    from archscore.models import DEFAULT_MODEL, registry
 
     folder = DEFAULT_MODEL if str(folder) == "default" else Path(folder)
     model = ScoringModel.load(folder)
-    mlflow, uri = tracking.connect(tracking_uri)
+    mlflow, uri = registry.connect(tracking_uri)
     with mlflow.start_run(run_name=f"import-{folder.name}") as run, tempfile.TemporaryDirectory() as tmp:
         mlflow.set_tags({"archscore.imported_from": str(folder), "archscore.force": str(force).lower()})
         mlflow.log_params({f"model.{k}": v for k, v in model.config().items() if k != "predictor_params"})
@@ -630,8 +629,8 @@ def import_model(
             mlflow.log_artifact(str(folder / "MODEL_CARD.md"))
         info = log_model(mlflow, model, Path(tmp))
         result = TrainResult(run.info.run_id, model, {}, tracking_uri=uri)
-        with tracking.registry_lock(uri):
-            current = tracking.champion(name)
+        with registry.registry_lock(uri):
+            current = registry.champion(name)
             promote = current is None or force
             reason = (
                 "first version of this model: promoted"
@@ -642,7 +641,7 @@ def import_model(
             )
             tags = {"gate.decision": "promoted" if promote else "rejected", "gate.reason": reason,
                     "gate.forced": str(force).lower()}  # fmt: skip
-            version = tracking.register_gated(info.model_uri, name, tags, promote)
+            version = registry.register_gated(info.model_uri, name, tags, promote)
         result.version, result.promoted, result.reason = version, promote, reason
     say(f"registered {name} v{version}: {reason}")
     return result
@@ -650,7 +649,7 @@ def import_model(
 
 def export_model(model: ScoringModel, folder: Path, config: TrainConfig, scores: dict[str, float]) -> Path:
     """Write the model folder and its model card (``MODEL_CARD.md``) to ``folder``."""
-    from archscore.models.card import model_card
+    from archscore.training.card import model_card
 
     if folder.exists() and any(folder.iterdir()) and not (folder / "model.json").is_file():
         raise ArchscoreError(f"{folder} exists and is not an archscore model folder: not overwriting it")

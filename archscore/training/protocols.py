@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from archscore.training.metrics import evaluate
+from archscore.metrics import evaluate
 
 FEW_SHOT_SIZES = (20, 78, 156, 469, 1000)
 """Training-set sizes of the published few-shot NB201 results (78/156/469 are 0.5/1/3 % of 15,625)."""

@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 from onnx import helper
 
-from archscore import from_onnx
+from archscore import from_onnx, metrics
 from archscore.data.zoo import zoo_rows
 from archscore.models import ScoringModel
 from archscore.models.realnet import FEATURE_NAMES, AccuracyHead, classifier_setting, design_features
 from archscore.testing.onnx_build import model, weight
-from archscore.training import metrics
 
 
 def _classifier(side: int, classes: int, channels: int = 3):

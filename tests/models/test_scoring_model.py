@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 
+from archscore import metrics
+from archscore.data.tasks import load_task, zero_shot_tasks
 from archscore.errors import UnknownNameError
 from archscore.examples import example_path, examples
 from archscore.models import DEFAULT_MODEL, ModelFormatError, ScoringModel, load_predictor
 from archscore.models.scoring import Group
-from archscore.training import metrics
-from archscore.training.tasks import load_task, zero_shot_tasks
 
 
 def _tasks(*names, rows=80):

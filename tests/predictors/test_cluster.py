@@ -10,11 +10,11 @@ from sklearn.base import clone
 from sklearn.linear_model import Ridge
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from archscore import metrics
 from archscore.predictors import ClusterEnsembleRegressor
 from archscore.predictors.cluster import fuzzy_cmeans, memberships
 from archscore.predictors.gbdt import GBDTRegressor
 from archscore.testing.contract import predictor_checks
-from archscore.training import metrics
 
 
 def _small(**params) -> ClusterEnsembleRegressor:

@@ -8,9 +8,9 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from archscore import metrics
 from archscore.predictors.gbdt import GBDTRegressor
 from archscore.testing.contract import synthetic_regression as _data
-from archscore.training import metrics
 
 
 @parametrize_with_checks([GBDTRegressor(n_members=2, n_estimators=20, random_state=0)])

@@ -12,9 +12,10 @@ import torch
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from archscore.predictors.mlp import MLPEnsembleRegressor, pairwise_ranking_loss
+from archscore import metrics
+from archscore._torch import pairwise_ranking_loss
+from archscore.predictors.mlp import MLPEnsembleRegressor
 from archscore.testing.contract import synthetic_regression as _data
-from archscore.training import metrics
 
 
 @parametrize_with_checks([MLPEnsembleRegressor(n_members=2, epochs=20, random_state=0)])

@@ -18,12 +18,11 @@ import pytest
 mlflow = pytest.importorskip("mlflow")
 pytest.importorskip("fastapi")
 
+from archscore.data.tasks import load_task, zero_shot_tasks  # noqa: E402
 from archscore.examples import NB201_CELL  # noqa: E402
-from archscore.models import ScoringModel  # noqa: E402
+from archscore.models import ScoringModel, registry  # noqa: E402
 from archscore.models.scoring import Group  # noqa: E402
-from archscore.training import tracking  # noqa: E402
 from archscore.training.pipeline import import_model  # noqa: E402
-from archscore.training.tasks import load_task, zero_shot_tasks  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -87,9 +86,9 @@ def test_the_service_moves_to_the_new_champion_without_failing_or_stalling(tmp_p
         for t in threads:
             t.start()
         time.sleep(2.0)
-        tracking.connect()
+        registry.connect()
         switched_at = time.time()
-        mlflow.MlflowClient().set_registered_model_alias("live", tracking.CHAMPION, "2")
+        mlflow.MlflowClient().set_registered_model_alias("live", registry.CHAMPION, "2")
         time.sleep(4.0)
         stop.set()
         for t in threads:

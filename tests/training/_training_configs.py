@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from archscore.data.tasks import zero_shot_tasks
 from archscore.training.config import TrainConfig
-from archscore.training.tasks import zero_shot_tasks
 
 TASKS = ("nb201/cifar10", "nb101/cifar10")
 

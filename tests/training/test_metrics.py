@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from archscore.training import metrics
+from archscore import metrics
 
 
 def test_rank_correlations_on_known_orders() -> None:

@@ -14,10 +14,9 @@ from _training_configs import small, weak  # noqa: E402
 
 from archscore import data  # noqa: E402
 from archscore.errors import ArchscoreError  # noqa: E402
-from archscore.models import load_predictor  # noqa: E402
+from archscore.models import load_predictor, registry  # noqa: E402
 from archscore.models.inputs import RecordError  # noqa: E402
 from archscore.spaces import get  # noqa: E402
-from archscore.training import tracking  # noqa: E402
 from archscore.training.config import ConfigError, TrainConfig  # noqa: E402
 from archscore.training.pipeline import retrain, train  # noqa: E402
 
@@ -26,7 +25,7 @@ from archscore.training.pipeline import retrain, train  # noqa: E402
 def store(tmp_path, monkeypatch):
     monkeypatch.setenv("ARCHSCORE_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    return tracking.tracking_uri()
+    return registry.tracking_uri()
 
 
 def version_tags(name: str, version: str) -> dict[str, str]:
@@ -34,7 +33,7 @@ def version_tags(name: str, version: str) -> dict[str, str]:
 
 
 def champion_version(name: str) -> str:
-    return str(tracking.champion(name).version)
+    return str(registry.champion(name).version)
 
 
 def test_a_run_logs_params_versions_metrics_artefacts_and_a_model(store, tmp_path):
@@ -107,16 +106,16 @@ def _labels(path: Path, n: int = 40, bad: bool = False) -> Path:
 def test_retrain_adds_measurements_to_the_champions_configuration(store, tmp_path):
     base = train(small(rows=60))
     first = retrain(_labels(tmp_path / "mine.csv"), name="t")
-    config = TrainConfig.from_dict(tracking.run_config(first.run_id))
+    config = TrainConfig.from_dict(registry.run_config(first.run_id))
     assert [lf.name for lf in config.labels] == ["mine"]
     assert [t.max_rows for t in config.task_list()] == [60, 60]  # the champion's own configuration
     assert "user/mine" in first.model.population_names_
     assert first.model.n_train_ > base.model.n_train_
     assert mlflow.get_run(first.run_id).data.tags["archscore.labels"] == "mine"
     # a second file is added to the first (fetched from the run that trained on it), whatever the gate said
-    mlflow.MlflowClient().set_registered_model_alias("t", tracking.CHAMPION, first.version)
+    mlflow.MlflowClient().set_registered_model_alias("t", registry.CHAMPION, first.version)
     second = retrain(_labels(tmp_path / "more.csv", n=30), name="t", force=True)
-    names = [lf.name for lf in TrainConfig.from_dict(tracking.run_config(second.run_id)).labels]
+    names = [lf.name for lf in TrainConfig.from_dict(registry.run_config(second.run_id)).labels]
     assert names == ["mine", "more"]
     assert {"user/mine", "user/more"} <= set(second.model.population_names_)
 
@@ -142,7 +141,7 @@ def test_retrain_judges_the_users_own_labels_and_says_when_they_are_too_few(stor
     tags = version_tags("t", few.version)
     assert "too few to judge" in tags["gate.user_warning"] and "user/few (6 rows)" in tags["gate.user_warning"]
     assert "gate.user_new_score" not in tags and "mean kendall_tau" in tags["gate.reason"]  # the benchmark decided
-    mlflow.MlflowClient().set_registered_model_alias("t", tracking.CHAMPION, few.version)
+    mlflow.MlflowClient().set_registered_model_alias("t", registry.CHAMPION, few.version)
     mine = retrain(_labels(tmp_path / "mine.csv", n=60), name="t")
     run = mlflow.get_run(mine.run_id).data
     assert run.metrics["user/mine/n_rows"] == 60 and -1 <= run.metrics["user/mine/cv_kendall_tau"] <= 1

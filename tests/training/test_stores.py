@@ -23,10 +23,13 @@ from _training_configs import small as small_config  # noqa: E402
 from _training_configs import weak  # noqa: E402
 
 from archscore.examples import NB201_CELL, example_path  # noqa: E402
-from archscore.models import DEFAULT_MODEL, load_predictor  # noqa: E402
+from archscore.models import (  # noqa: E402
+    DEFAULT_MODEL,
+    load_predictor,
+    registry,
+)
 from archscore.testing.hostile import huge_rank  # noqa: E402
 from archscore.testing.processes import env_with, free_port, start, stop, wait_http  # noqa: E402
-from archscore.training import tracking  # noqa: E402
 from archscore.training.pipeline import import_model, retrain, train  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -65,12 +68,12 @@ def test_two_trainings_at_once_do_not_corrupt_the_store(home):
     outputs = [p.communicate(timeout=600)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     assert integrity(home / "mlflow.db") == "ok"
-    tracking.connect()
+    registry.connect()
     versions = mlflow.MlflowClient().search_model_versions("name = 'c'")
     assert sorted(int(v.version) for v in versions) == [1, 2]
     runs = mlflow.search_runs(search_all_experiments=True)
     assert sorted(runs["status"]) == ["FINISHED", "FINISHED"]
-    champ = tracking.champion("c")
+    champ = registry.champion("c")
     assert champ is not None and str(champ.version) in ("1", "2")
     decisions = sorted(mlflow.MlflowClient().get_model_version("c", v.version).tags["gate.decision"] for v in versions)
     assert decisions[0] in ("promoted", "rejected") and "promoted" in decisions  # exactly one was judged first
@@ -85,7 +88,7 @@ def test_a_training_killed_midway_leaves_the_champion_and_every_version_intact(h
     proc = subprocess.Popen([*ARCHSCORE, "train", "--name", "k", *SMALL, "--optuna-trials", "500",
                              "--optuna-timeout", "120"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
-    tracking.connect()
+    registry.connect()
     deadline = time.time() + 180
     while time.time() < deadline:  # kill it once it is inside its run, mid-search
         runs = mlflow.search_runs(search_all_experiments=True, filter_string="tags.mlflow.runName LIKE 'trial-%'")
@@ -99,7 +102,7 @@ def test_a_training_killed_midway_leaves_the_champion_and_every_version_intact(h
     assert integrity(home / "mlflow.db") == "ok"
     client = mlflow.MlflowClient()
     assert sorted(int(v.version) for v in client.search_model_versions("name = 'k'")) == [1, 2]
-    champ = tracking.champion("k")
+    champ = registry.champion("k")
     assert str(champ.version) in (first.version, second.version)
     for v in (first, second):
         assert load_predictor(f"models:/k/{v.version}").n_train_ == v.model.n_train_
@@ -154,7 +157,7 @@ def test_mlflow_models_serve_serves_the_shipped_default_model(home, tmp_path):
     result = import_model("default", "archscore-default")
     assert result.promoted
     port = free_port()
-    uri = tracking.tracking_uri()
+    uri = registry.tracking_uri()
     log = tmp_path / "serve.log"
     cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/archscore-default@champion",
            "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip

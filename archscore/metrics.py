@@ -14,7 +14,8 @@ import math
 import numpy as np
 from scipy import stats
 
-from archscore.predictors._ensemble import Z90  # one definition; metrics re-exports it
+Z90 = float(stats.norm.ppf(0.95))
+"""Half-width of a central 90 % Gaussian interval in standard deviations (≈ 1.645)."""
 
 
 def _pair(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
