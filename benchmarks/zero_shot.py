@@ -329,9 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
     seeds = list(range(1 if args.quick else args.seeds))
     encoders = ["stats", "stats+z"] if args.quick else args.encoders.split(",")
-    chosen = zero_shot_tasks(
-        None if args.quick or not args.max_rows else args.max_rows, 300 if args.quick else args.nbgraph_rows
-    )
+    chosen = zero_shot_tasks(args.max_rows or None, 300 if args.quick else args.nbgraph_rows)
     if args.quick:  # one task per space, and few NAS-Bench-Graph rows
         chosen = [t for t in chosen if t.name in ("nb201/cifar10", "nb101/cifar10", "tnb101_micro/class_scene",
                                                   "tnb101_macro/class_scene", "nbgraph/cora")]  # fmt: skip

@@ -32,6 +32,7 @@ def regret(oracle: TableOracle, strategy: str, seed: int, features: CellFeatures
     return float(oracle.Y[:, 0].max() - result.best_so_far[-1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["bo-ei", "bo-ts", "evolution+surrogate"])
 def test_surrogate_search_beats_random_search_beyond_seed_noise(oracle, features, strategy) -> None:
     ours = np.array([regret(oracle, strategy, seed, features) for seed in SEEDS])

@@ -225,9 +225,9 @@ def test_onnx_helper_and_pytorch_networks_parse_to_the_same_graph() -> None:
 
 
 @pytest.mark.slow
-def test_onnx_helper_and_pytorch_networks_agree_on_20_random_cells() -> None:
-    """17 random cells on IWSLT and one on each WMT task (each export writes 200-400 MB of weights)."""
-    cells = [(c, "iwslt14deen") for c in SPACE.sample(17, seed=11)]
+def test_onnx_helper_and_pytorch_networks_agree_on_random_cells() -> None:
+    """5 random cells on IWSLT and one on each WMT task (each export writes 200-400 MB of weights)."""
+    cells = [(c, "iwslt14deen") for c in SPACE.sample(5, seed=11)]
     cells += [(SPACE.sample(1, seed=i)[0], ds) for i, ds in enumerate(("wmt14ende", "wmt14enfr", "wmt19ende"))]
     for cell, dataset in cells:
         _check_same_graph(cell, dataset)

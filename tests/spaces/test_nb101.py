@@ -88,7 +88,7 @@ def test_onnx_helper_and_pytorch_networks_parse_to_the_same_graph() -> None:
     torch = pytest.importorskip("torch")
     from archscore.testing.zoo import export
 
-    cells = SPACE.sample(20, seed=21) + data.load("nb101_fixture").cells[:3]
+    cells = SPACE.sample(8, seed=21) + data.load("nb101_fixture").cells[:3]
     for cell in cells:
         module = SPACE.to_torch(cell).eval()
         reference = from_onnx(export(module, torch.randn(SPACE.input_shape()), "legacy"))

@@ -172,8 +172,8 @@ def test_onnx_helper_and_pytorch_networks_parse_to_the_same_graph() -> None:
 
 
 @pytest.mark.slow
-def test_onnx_helper_and_pytorch_networks_agree_on_20_random_cells() -> None:
-    for cell in SPACE.sample(20, seed=21):
+def test_onnx_helper_and_pytorch_networks_agree_on_random_cells() -> None:
+    for cell in SPACE.sample(8, seed=21):
         assert SPACE.to_graph(cell) == from_onnx(_export(cell), data_inputs=SPACE.data_inputs(cell)), cell
 
 
