@@ -269,6 +269,7 @@ def tune(config: TrainConfig, data: Dataset, mlflow, say: Callable[[str], None])
                 params[key] = trial.suggest_int(key, lo, hi)
             else:
                 params[key] = trial.suggest_float(key, lo, hi, log=kind == "log")
+        say(f"optuna trial {trial.number + 1} of {config.optuna_trials} …")
         with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True, tags=owner_tags()):
             mlflow.log_params(params)
             score = gate_score(_fresh(config, params).fit(inner_train), inner_eval, config.gate_metric)
