@@ -139,7 +139,7 @@ def data_list() -> None:
 
     table = Table(title="bundled benchmark data (no download needed)", show_lines=False)
     for col, justify in (("source", "left"), ("rows", "right"), ("space", "left"), ("targets", "left")):
-        table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]  # names in full
+        table.add_column(col, justify=justify, overflow="fold", no_wrap=col == "source")  # type: ignore[arg-type]
     table.add_column("size", justify="right")
     table.add_column("licence")
     for name, src in data.sources().items():

@@ -15,6 +15,10 @@ def pytest_configure(config) -> None:
     Set ``ARCHSCORE_CACHE_DIR`` to keep a warm cache between runs (the tests then use that folder).
     """
     global _OWN_CACHE
+    # rich pins a console's width to $COLUMNS when the console is created (the CLI's, at import); an
+    # xdist worker starts with COLUMNS=80 set, which would override the width each CLI test asks for
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
     if not os.environ.get("ARCHSCORE_CACHE_DIR"):
         _OWN_CACHE = tempfile.mkdtemp(prefix="archscore-test-cache-")
         os.environ["ARCHSCORE_CACHE_DIR"] = _OWN_CACHE

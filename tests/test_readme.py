@@ -96,7 +96,10 @@ def test_the_small_settings_still_name_readme_lines() -> None:
 
 
 def test_every_shell_block_runs_as_written(workdir, tmp_path) -> None:
-    env = {"ARCHSCORE_HOME": str(tmp_path / "home"), "MLFLOW_TRACKING_URI": "", "COLUMNS": "200"}
+    # a user's shell: archscore's own store; no MLflow URIs (mlflow.set_*_uri in earlier tests of this
+    # process exported MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI, which a subprocess would inherit)
+    env = {"ARCHSCORE_HOME": str(tmp_path / "home"), "MLFLOW_TRACKING_URI": None, "MLFLOW_REGISTRY_URI": None,
+           "COLUMNS": "200"}  # fmt: skip
     later: list[str] = []  # servers and their clients: after the store has a champion
     ran = 0
     for block in blocks("bash"):
@@ -121,7 +124,7 @@ def test_every_shell_block_runs_as_written(workdir, tmp_path) -> None:
     _servers(later, workdir, env)
 
 
-def _servers(lines: list[str], workdir: Path, env: dict[str, str]) -> None:
+def _servers(lines: list[str], workdir: Path, env: dict[str, str | None]) -> None:
     """The README's serve lines, each started and probed; its curl lines against the first one."""
     serves = [line for line in lines if line.startswith("archscore serve")]
     curls = [line for line in lines if line.startswith("curl")]

@@ -21,15 +21,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def env_with(**extra: str) -> dict[str, str]:
-    """This environment, with the interpreter's own bin folder first on PATH (as an activated venv has)."""
+def env_with(**extra: str | None) -> dict[str, str]:
+    """This environment, with the interpreter's own bin folder first on PATH (as an activated venv has),
+    and ``extra`` set (a value of ``None`` removes the variable)."""
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env.update(extra)
+    for key, value in extra.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
     return env
 
 
-def start(cmd: list[str] | str, log: Path, cwd: Path | None = None, **env: str) -> subprocess.Popen:
+def start(cmd: list[str] | str, log: Path, cwd: Path | None = None, **env: str | None) -> subprocess.Popen:
     """A server process writing to ``log`` (a file: a pipe nobody reads would fill and stall it).
     A string is run by the shell (a documented command line as a user types it)."""
     with log.open("w") as f:
