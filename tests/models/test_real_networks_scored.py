@@ -38,7 +38,7 @@ def test_cli_answers_imagenet_top1_with_interval_and_population(exported):
     # ResNet-50 is a far stronger ImageNet network than a three-block toy at the same resolution
     assert rows["resnet50"]["mean"] > rows["resnet_imagenet"]["mean"] + 3
     assert not rows["resnet50"]["ood"]
-    table = runner.invoke(app, ["score", str(exported)])
+    table = runner.invoke(app, ["score", str(exported)], env={"COLUMNS": "200"})  # one line per row
     assert table.exit_code == 0 and "imagenet1k top-1" in table.output and " %" in table.output
 
 
