@@ -186,6 +186,7 @@ def judge_user_labels(config: TrainConfig, data: Dataset, say: Callable[[str], N
     rows predicted by the configuration fitted on everything else (bundled tasks and the other folds;
     the fold's architectures stay in their task's population, their labels do not)."""
     user = {lf.name for lf in config.labels}
+    every = data.groups()  # built once; each fold replaces only its user task
     out = []
     for k, rows in enumerate(data.train):
         if rows.task.removeprefix("user/") not in user or len(rows) < 2:
@@ -196,7 +197,7 @@ def judge_user_labels(config: TrainConfig, data: Dataset, say: Callable[[str], N
         for f in range(folds):
             say(f"labels {rows.task}: cross-validation fit {f + 1} of {folds} …")
             keep = np.flatnonzero(fold_of != f)
-            groups = data.groups()
+            groups = list(every)
             own = rows.take(keep)
             groups[k] = replace(groups[k], graphs=own.graphs, y=own.y)  # population: every row's architecture
             held = np.flatnonzero(fold_of == f)
