@@ -1,9 +1,10 @@
-"""Every command block of the README runs as written, so the README cannot drift from the product.
+"""Every command block of the README and of the docs pages runs as written, so they cannot drift
+from the product.
 
-Shell blocks run line by line in a temporary folder holding the files the README names (model.onnx,
+Shell blocks run line by line in a temporary folder holding the files the pages name (model.onnx,
 models/, my_measurements.csv, …) against a temporary store; the few heavy commands run with small
-settings (``SMALLER``: each documented line must still be in the README). Servers are started,
-queried with the README's own curl lines and stopped. Python blocks run with the placeholders they
+settings (``SMALLER``: each documented line must still be in a page). Servers are started,
+queried with the pages' own curl lines and stopped. Python blocks run with the placeholders they
 use (``my_train_and_eval``, ``graph``, ``candidates``) defined.
 """
 
@@ -29,7 +30,9 @@ from archscore.examples import example_path
 from archscore.testing.processes import env_with, free_port, start, stop, wait_http
 
 pytestmark = pytest.mark.slow
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").rglob("*.md"))]  # the hand-written pages (generated ones hold no commands)
 
 SMALLER = {  # documented command (comment stripped) → what the test runs: the same command, smaller
     "archscore train --config default": (
@@ -46,7 +49,10 @@ SMALLER = {  # documented command (comment stripped) → what the test runs: the
 
 
 def blocks(language: str) -> list[str]:
-    return re.findall(rf"^```{language}\n(.*?)^```", README.read_text(), flags=re.S | re.M)
+    """Every block of ``language`` in the pages, each once (the README repeats a few of the guides')."""
+    pattern = re.compile(rf"^```{language}\n(.*?)^```", flags=re.S | re.M)
+    found = [b for page in PAGES for b in pattern.findall(page.read_text())]
+    return list(dict.fromkeys(found))
 
 
 def commands(block: str) -> list[str]:
@@ -62,7 +68,7 @@ def commands(block: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
-    """The files the README's commands name."""
+    """The files the pages' commands name."""
     wd = tmp_path_factory.mktemp("readme")
     shutil.copy(example_path("resnet_small"), wd / "model.onnx")
     shutil.copy(example_path("vit_small"), wd / "other.onnx")
@@ -102,30 +108,29 @@ def test_every_shell_block_runs_as_written(workdir, tmp_path) -> None:
            "COLUMNS": "200"}  # fmt: skip
     later: list[str] = []  # servers and their clients: after the store has a champion
     ran = 0
-    for block in blocks("bash"):
-        for line in commands(block):
-            if line.startswith("pip install"):
-                assert "-c constraints.txt" in line, line  # the CPU build of PyTorch, always
-                continue
-            if line.startswith(("archscore serve", "curl", "MLFLOW_TRACKING_URI=")):
-                later.append(line)
-                continue
-            if line == "pytest":
-                continue  # this test is part of it
-            run = SMALLER.get(line, line)
-            done = subprocess.run(run, shell=True, cwd=workdir, env=env_with(**env), capture_output=True, text=True,
-                                  timeout=1200)  # fmt: skip
-            assert done.returncode == 0, (line, done.stdout[-2000:], done.stderr[-3000:])
-            if "resnet50.onnx --json" in line:
-                answer = json.loads(done.stdout)["results"][0]
-                assert answer["target"] == "imagenet1k_top1" and 60 < answer["mean"] < 90
-            ran += 1
+    for line in dict.fromkeys(c for block in blocks("bash") for c in commands(block)):  # each command once
+        if line.startswith("pip install"):
+            assert "-c constraints.txt" in line, line  # the CPU build of PyTorch, always
+            continue
+        if line.startswith(("archscore serve", "curl", "MLFLOW_TRACKING_URI=")):
+            later.append(line)
+            continue
+        if line == "pytest":
+            continue  # this test is part of it
+        run = SMALLER.get(line, line)
+        done = subprocess.run(run, shell=True, cwd=workdir, env=env_with(**env), capture_output=True, text=True,
+                              timeout=1200)  # fmt: skip
+        assert done.returncode == 0, (line, done.stdout[-2000:], done.stderr[-3000:])
+        if "resnet50.onnx --json" in line:
+            answer = json.loads(done.stdout)["results"][0]
+            assert answer["target"] == "imagenet1k_top1" and 60 < answer["mean"] < 90
+        ran += 1
     assert ran >= 15
     _servers(later, workdir, env)
 
 
 def _servers(lines: list[str], workdir: Path, env: dict[str, str | None]) -> None:
-    """The README's serve lines, each started and probed; its curl lines against the first one."""
+    """The pages' serve lines, each started and probed; their curl lines against the first one."""
     serves = [line for line in lines if line.startswith("archscore serve")]
     curls = [line for line in lines if line.startswith("curl")]
     mlflow_serve = [line for line in lines if line.startswith("MLFLOW_TRACKING_URI=")]
@@ -176,4 +181,4 @@ def test_every_python_block_runs(workdir, monkeypatch) -> None:
             "graph": from_onnx("model.onnx"),
             "candidates": [from_onnx(p) for p in sorted(Path("candidates").glob("*.onnx"))],
         }
-        exec(compile(block, str(README), "exec"), namespace)  # the README's own code
+        exec(compile(block, "<docs>", "exec"), namespace)  # the pages' own code
