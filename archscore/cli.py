@@ -405,23 +405,17 @@ def models_list(
     from archscore.models import registry
 
     try:
-        mlflow, uri = registry.connect(tracking_uri)
-        client = mlflow.MlflowClient()
-        versions = client.search_model_versions(f"name = '{name}'")
+        _, uri = registry.connect(tracking_uri)
+        found = registry.versions(name)
     except (ArchscoreError, ValueError) as exc:
         _fail(exc)
-    if not versions:
-        _fail(ArchscoreError(f"no registered model {name!r} in {uri}"))
-    aliases: dict[str, list[str]] = {}
-    for alias, version in (client.get_registered_model(name).aliases or {}).items():
-        aliases.setdefault(str(version), []).append(alias)
     table = Table(title=escape(f"{name} in {uri}"))
     for col in ("version", "aliases", "decision", "score", "reason", "run"):
         table.add_column(col)
-    for v in sorted(versions, key=lambda v: int(v.version)):
-        t = v.tags or {}
-        row = (str(v.version), ",".join(aliases.get(str(v.version), [])), t.get("gate.decision", "?"))
-        table.add_row(*map(escape, (*row, t.get("gate.new_score", "?"), t.get("gate.reason", ""), str(v.run_id))))
+    for v in found:
+        row = (v.version, ",".join(v.aliases), v.gate.get("decision", "?"), v.gate.get("new_score", "?"),
+               v.gate.get("reason", ""), v.run_id)  # fmt: skip
+        table.add_row(*map(escape, row))
     out.print(table)
 
 

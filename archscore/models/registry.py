@@ -16,6 +16,7 @@ import os
 import socket
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from archscore.errors import ArchscoreError
@@ -85,13 +86,23 @@ def registry_lock(uri: str) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def register_gated(model_uri: str, name: str, tags: dict[str, str], promote: bool) -> str:
-    """Register a model version *with* its gate decision (one store call: no version ever exists
-    without it), then move the champion alias to it when ``promote``. Call under :func:`registry_lock`.
-    A kill between the two leaves a version marked promoted that is not champion: the alias, never a
-    tag, decides what is served."""
+GATE = "gate."
+"""Prefix of the tags that record a version's gate decision (``gate.decision``, ``gate.reason``,
+``gate.new_score``, …): written by :func:`register_gated`, read by :func:`versions`."""
+
+
+def gate_tags(gate: dict[str, object]) -> dict[str, str]:
+    """The tags that record a gate decision (``{"decision": "promoted"}`` → ``{"gate.decision": "promoted"}``)."""
+    return {f"{GATE}{k}": str(v) for k, v in gate.items()}
+
+
+def register_gated(model_uri: str, name: str, gate: dict[str, object], promote: bool) -> str:
+    """Register a model version *with* its gate decision (its tags, :func:`gate_tags`; one store call:
+    no version ever exists without it), then move the champion alias to it when ``promote``. Call
+    under :func:`registry_lock`. A kill between the two leaves a version marked promoted that is not
+    champion: the alias, never a tag, decides what is served."""
     mlflow = _mlflow()
-    version = str(mlflow.register_model(model_uri, name, tags=tags).version)
+    version = str(mlflow.register_model(model_uri, name, tags=gate_tags(gate)).version)
     if promote:
         mlflow.MlflowClient().set_registered_model_alias(name, CHAMPION, version)
     return version
@@ -141,15 +152,51 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def champion(name: str):
-    """The registered version holding the ``champion`` alias of model ``name``, or ``None``."""
+def aliased(name: str, alias: str = CHAMPION):
+    """The registered version of model ``name`` that holds ``alias``; an :class:`ArchscoreError` naming
+    both when there is none."""
     mlflow = _mlflow()
     from mlflow.exceptions import MlflowException
 
     try:
-        return mlflow.MlflowClient().get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
+        return mlflow.MlflowClient().get_model_version_by_alias(name, alias)
+    except MlflowException as e:
+        raise ArchscoreError(f"models:/{name}@{alias}: {e.message}") from None
+
+
+def champion(name: str):
+    """The registered version holding the ``champion`` alias of model ``name``, or ``None``."""
+    try:
+        return aliased(name, CHAMPION)
+    except ArchscoreError:
         return None
+
+
+@dataclass(frozen=True)
+class Version:
+    """One registered version as ``archscore models list`` shows it."""
+
+    version: str
+    aliases: tuple[str, ...]
+    gate: dict[str, str]  # its gate tags without the prefix: decision, reason, new_score, …
+    run_id: str
+
+
+def versions(name: str) -> list[Version]:
+    """Every registered version of model ``name``, oldest first, with its aliases and gate decision."""
+    mlflow = _mlflow()
+    client = mlflow.MlflowClient()
+    found = client.search_model_versions(f"name = '{name}'")
+    if not found:
+        raise ArchscoreError(f"no registered model {name!r} in {mlflow.get_tracking_uri()}")
+    aliases: dict[str, list[str]] = {}
+    for alias, version in (client.get_registered_model(name).aliases or {}).items():
+        aliases.setdefault(str(version), []).append(alias)
+    return [
+        Version(str(v.version), tuple(aliases.get(str(v.version), [])),
+                {k[len(GATE):]: t for k, t in (v.tags or {}).items() if k.startswith(GATE)}, str(v.run_id))
+        for v in sorted(found, key=lambda v: int(v.version))
+    ]  # fmt: skip
 
 
 def load_registered(uri: str):

@@ -90,12 +90,7 @@ class ServedModel:
         from archscore.models import registry
 
         registry.connect(self.tracking_uri)
-        import mlflow
-
-        try:
-            mv = mlflow.MlflowClient().get_model_version_by_alias(m["name"], m["alias"])
-        except mlflow.exceptions.MlflowException as e:
-            raise ArchscoreError(f"{self.source}: {e.message}") from None
+        mv = registry.aliased(m["name"], m["alias"])
         return f"models:/{m['name']}/{mv.version}", m["name"], str(mv.version)
 
     def refresh(self) -> bool:

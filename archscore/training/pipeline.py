@@ -497,13 +497,13 @@ def _register_and_gate(mlflow, registry, uri, config, info, data, force, result,
     with registry.registry_lock(uri):
         current = registry.champion(config.name)
         new_score = result.metrics.get(f"mean_{metric}", float("nan"))
-        tags = {"gate.metric": f"mean_{metric}", "gate.margin": str(config.gate_margin),
-                "gate.new_score": f"{new_score:.6f}", "gate.forced": str(force).lower()}  # fmt: skip
+        gate = {"metric": f"mean_{metric}", "margin": config.gate_margin, "new_score": f"{new_score:.6f}",
+                "forced": str(force).lower()}  # fmt: skip
         if user:
             new_user = float(np.mean([j.metrics[metric] for j in user]))
-            tags.update({"gate.user_labels": ",".join(j.rows.task for j in user),
-                         "gate.user_rows": str(sum(len(j.rows) for j in user)),
-                         "gate.user_new_score": f"{new_user:.6f}"})  # fmt: skip
+            gate.update({"user_labels": ",".join(j.rows.task for j in user),
+                         "user_rows": sum(len(j.rows) for j in user),
+                         "user_new_score": f"{new_user:.6f}"})  # fmt: skip
         if current is None:
             promote, reason = True, "first version of this model: promoted"
         else:
@@ -515,13 +515,13 @@ def _register_and_gate(mlflow, registry, uri, config, info, data, force, result,
                 champion, old_score, note = None, float("-inf"), f" (champion v{current.version} unloadable: {e})"
             else:
                 note = ""
-            tags["gate.champion_version"] = str(current.version)
-            tags["gate.champion_score"] = f"{old_score:.6f}"
+            gate["champion_version"] = current.version
+            gate["champion_score"] = f"{old_score:.6f}"
             bench = (f"benchmark mean {metric} {new_score:.4f} vs champion v{current.version}'s {old_score:.4f}"
                      f"{note}")  # fmt: skip
             if user and champion is not None:
                 old_user, seen = _champion_on(champion, user, metric)
-                tags["gate.user_champion_score"] = f"{old_user:.6f}"
+                gate["user_champion_score"] = f"{old_user:.6f}"
                 mlflow.log_metric(f"user/champion_{metric}", old_user)
                 user_better = new_user >= old_user + config.gate_margin
                 bench_ok = new_score >= old_score - BENCHMARK_TOLERANCE
@@ -549,14 +549,14 @@ def _register_and_gate(mlflow, registry, uri, config, info, data, force, result,
                 f"(at least {MIN_USER_ROWS} rows each): they trained the model, the benchmark tasks decided the gate"
             )
             reason += f"; {warning}"
-            tags["gate.user_warning"] = warning
+            gate["user_warning"] = warning
             say(f"warning: {warning}")
-        tags["gate.decision"] = "promoted" if promote else "rejected"
-        tags["gate.reason"] = reason
-        version = registry.register_gated(info.model_uri, config.name, tags, promote)
+        gate["decision"] = "promoted" if promote else "rejected"
+        gate["reason"] = reason
+        version = registry.register_gated(info.model_uri, config.name, gate, promote)
         result.version = version
         result.promoted, result.reason = promote, reason
-        mlflow.set_tags({f"{k}": v for k, v in tags.items()} | {"registered_version": str(version)})
+        mlflow.set_tags(registry.gate_tags(gate) | {"registered_version": str(version)})
     say(f"registered {config.name} v{version}: {reason}")
 
 
@@ -641,9 +641,8 @@ def import_model(
                 if not force
                 else f"imported and promoted over v{current.version} (--force)"
             )
-            tags = {"gate.decision": "promoted" if promote else "rejected", "gate.reason": reason,
-                    "gate.forced": str(force).lower()}  # fmt: skip
-            version = registry.register_gated(info.model_uri, name, tags, promote)
+            gate = {"decision": "promoted" if promote else "rejected", "reason": reason, "forced": str(force).lower()}
+            version = registry.register_gated(info.model_uri, name, gate, promote)
         result.version, result.promoted, result.reason = version, promote, reason
     say(f"registered {name} v{version}: {reason}")
     return result
