@@ -15,9 +15,7 @@ from rich.table import Table
 
 from archscore import __version__
 from archscore.errors import ArchscoreError
-
-PARSE_SECONDS_CLI = 60.0
-"""Time one file may take to parse in the CLI (real networks of 10^5 nodes take a few seconds)."""
+from archscore.graph.bounded import PARSE_SECONDS_FILE
 
 app = typer.Typer(help="archscore: performance prediction for neural architectures.", no_args_is_help=True)
 out = Console()
@@ -72,7 +70,7 @@ def describe(
 ) -> None:
     """Parse an ONNX model (or a search-space cell's network) into archscore's canonical graph and print it."""
     from archscore.examples import example_path, examples
-    from archscore.graph.bounded import ParsePool
+    from archscore.models.inputs import read_cells, read_files
 
     given = sum(x is not None for x in (model, example, space))
     if given != 1 or (space is None) != (cell is None):
@@ -83,17 +81,15 @@ def describe(
         model = example_path(example)
     try:
         if space is not None:
-            from archscore.spaces import get
-
-            s = get(space)
-            graph = s.to_graph(cell, dataset)  # type: ignore[arg-type]
-            title = f"{space} {s.canonical(cell)}"  # type: ignore[arg-type]
+            canonical, graph = read_cells(space, [cell], dataset)[0]  # type: ignore[list-item]
+            title = f"{space} {canonical}"
         else:
-            with ParsePool(1, seconds=PARSE_SECONDS_CLI) as pool:  # a hostile file is stopped, not waited for
-                graph = pool.parse(model, input_shapes=_parse_shapes(input_shape or []) or None)  # type: ignore[arg-type]
+            graph = read_files([model], workers=1, input_shapes=_parse_shapes(input_shape or []) or None)[0]  # type: ignore[list-item]
             title = model.name  # type: ignore[union-attr]
     except ArchscoreError as exc:
         _fail(exc)
+    if isinstance(graph, str):
+        _fail(ArchscoreError(graph))
     if fmt is Format.text:
         out.print(graph.to_text(), markup=False, highlight=False, soft_wrap=True)
     elif fmt is Format.json:
@@ -109,17 +105,6 @@ def describe(
             if value or not key.startswith("count_"):
                 table.add_row(key, f"{value:,.0f}" if float(value).is_integer() else f"{value:.4g}")
         out.print(table)
-
-
-def _message(exc: Exception) -> str:
-    """An error as a user reads it: archscore's own errors by their message, others with their kind."""
-    if isinstance(exc, ArchscoreError):
-        return str(exc)
-    if isinstance(exc, FileNotFoundError) and exc.filename:
-        return f"no such file: {exc.filename}"
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.strerror.lower()}" + (f": {exc.filename}" if exc.filename else "")
-    return str(exc) or type(exc).__name__
 
 
 def _fail(exc: Exception) -> NoReturn:
@@ -419,63 +404,18 @@ def models_list(
     out.print(table)
 
 
-def _expand(paths: list[str]) -> list[Path]:
-    """Files named directly, the *.onnx files under folders (recursively), and glob matches."""
-    import glob
-
-    found: list[Path] = []
-    for p in paths:
-        path = Path(p)
-        if path.is_dir():
-            inside = sorted(path.rglob("*.onnx"))
-            if not inside:
-                raise ArchscoreError(f"{p}: no .onnx file in this folder (or below it)")
-            found += inside
-        elif not path.exists() and any(ch in p for ch in "*?["):
-            matches = sorted(Path(m) for m in glob.glob(p, recursive=True))
-            if not matches:
-                raise typer.BadParameter(f"{p!r} matches no file")
-            found += [m for m in matches if m.is_file()]
-        else:
-            found.append(path)  # a missing file is reported with the others' results
-    return list(dict.fromkeys(found))
-
-
-def _parse_all(
+def _read_files(
     paths: list[Path], workers: int | None, seconds: float, input_shapes: dict[str, tuple[int, ...]] | None = None
 ) -> list[object]:
-    """Each file's ArchGraph or error message, parsed in worker processes (as many as cores, or
-    ``workers``), each parse stopped at ``seconds``: no file can hang the command."""
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
+    """:func:`~archscore.models.inputs.read_files` with a progress bar on long runs."""
     from rich.progress import Progress
 
-    from archscore.graph.bounded import ParsePool
+    from archscore.models.inputs import read_files
 
-    if not paths:
-        return []
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    n = max(1, min(workers or cores, len(paths)))
-
-    def one(pool: ParsePool, path: Path) -> object:
-        try:
-            return pool.parse(path, input_shapes=input_shapes)
-        except (ArchscoreError, ValueError, OSError) as exc:
-            return _message(exc)
-
-    quiet = len(paths) < 20
-    with (
-        ParsePool(n, seconds=seconds) as pool,
-        ThreadPoolExecutor(n) as threads,
-        Progress(console=err, transient=True, disable=quiet) as progress,
-    ):
+    with Progress(console=err, transient=True, disable=len(paths) < 20) as progress:
         task = progress.add_task("parsing", total=len(paths))
-        out = []
-        for result in threads.map(lambda p: one(pool, p), paths):
-            out.append(result)
-            progress.advance(task)
-        return out
+        return read_files(paths, workers=workers, seconds=seconds, input_shapes=input_shapes,
+                          done=lambda: progress.advance(task))  # fmt: skip
 
 
 class Reference(str, Enum):
@@ -499,7 +439,7 @@ def score(
     workers: Annotated[int | None, typer.Option(min=1, help="Parsing processes (default: every core).")] = None,
     parse_seconds: Annotated[
         float, typer.Option(min=0.01, help="Time limit of parsing one file; a file past it is stopped and reported.")
-    ] = PARSE_SECONDS_CLI,
+    ] = PARSE_SECONDS_FILE,
     input_shape: Annotated[
         list[str] | None,
         typer.Option("--input-shape", help="Fix a symbolic input of the files: NAME=1,3,224,224 (repeatable)."),
@@ -508,6 +448,7 @@ def score(
 ) -> None:
     """Rank architectures by predicted accuracy, with std, MACs, params and an out-of-distribution flag."""
     from archscore.models import load_predictor
+    from archscore.models.inputs import NoMatchError, expand_paths, read_cells
     from archscore.models.scoring import rank_order
 
     if (space is None) != (not cell):
@@ -517,19 +458,16 @@ def score(
     names: list[str] = []
     graphs: list[object] = []
     try:
-        files = _expand(paths or [])
+        try:
+            files = expand_paths(paths or [])
+        except NoMatchError as exc:
+            raise typer.BadParameter(str(exc)) from None
         names += [str(p) for p in files]
-        graphs += _parse_all(files, workers, parse_seconds, _parse_shapes(input_shape or []) or None)
+        graphs += _read_files(files, workers, parse_seconds, _parse_shapes(input_shape or []) or None)
         if space is not None:
-            from archscore.spaces import get
-
-            s = get(space)
-            for c in cell or []:
+            for c, (_, graph) in zip(cell or [], read_cells(space, cell or [], dataset)):
                 names.append(f"{space}:{c}")
-                try:
-                    graphs.append(s.to_graph(s.canonical(c), dataset))
-                except (ArchscoreError, ValueError) as exc:
-                    graphs.append(_message(exc))
+                graphs.append(graph)
         predictor = load_predictor(model, tracking_uri=tracking_uri)
     except (ArchscoreError, ValueError) as exc:
         _fail(exc)

@@ -30,7 +30,10 @@ from archscore.graph.archgraph import ArchGraph
 from archscore.graph.parse import MAX_FILE_BYTES, MAX_NODES, ModelSource
 
 PARSE_SECONDS = 10.0
-"""Default time one parse may take before its worker is killed."""
+"""Default time one parse may take before its worker is killed (a server's request)."""
+PARSE_SECONDS_FILE = 60.0
+"""Time one of a user's own files may take to parse (the CLI; real networks of 10^5 nodes take a few
+seconds)."""
 PARSE_MEMORY = 2**30
 """Default memory (bytes of heap, ``RLIMIT_DATA``) a parse worker may hold."""
 START_SECONDS = 120.0

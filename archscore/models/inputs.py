@@ -1,8 +1,13 @@
-"""Architectures given as records (an ONNX file, ONNX bytes, or a search-space cell) → ArchGraphs.
+"""Anything a user hands over → ArchGraphs: the one place that reads architectures.
 
-The same reading serves the MLflow model (a DataFrame's rows), ``archscore retrain --labels``
-(a CSV's rows) and the service (JSON items). Every record is read, and every bad one is reported
-with its row number before anything is scored or trained.
+- Files, folders and globs (:func:`expand_paths`, :func:`read_files`: parsed in killable worker
+  processes, each file's graph or the reason it could not be read) — the CLI.
+- Cells of a search space (:func:`read_cells`) — the CLI.
+- Records naming an ONNX file, ONNX bytes (base64) or a space + cell (:func:`read_record`,
+  :func:`read_records`) — the MLflow model (a DataFrame's rows), ``archscore retrain --labels`` (a
+  CSV's rows) and the service (JSON items). Every record is read, and every bad one is reported
+  with its row number before anything is scored or trained.
+- ArchGraphs, paths, bytes or ``onnx.ModelProto`` in Python (:func:`as_graphs`) — the library.
 
 What a server reads is bounded by :class:`Limits`: ONNX is parsed in a
 :class:`~archscore.graph.bounded.ParsePool` (killed at its time limit, memory capped), and a record
@@ -15,15 +20,17 @@ from __future__ import annotations
 import base64
 import binascii
 import csv
+import glob
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from archscore.errors import ArchscoreError
 from archscore.graph import ArchGraph, from_onnx
-from archscore.graph.bounded import PARSE_MEMORY, PARSE_SECONDS, ParsePool
+from archscore.graph.bounded import PARSE_MEMORY, PARSE_SECONDS, PARSE_SECONDS_FILE, ParsePool
 
 ARCH_COLUMNS = ("onnx", "onnx_base64", "space")
 """A record names its architecture by one of these: an ONNX path, base64 ONNX bytes, or a space (+ cell)."""
@@ -221,3 +228,96 @@ def read_table(path: str | Path) -> list[dict[str, object]]:
             return list(csv.DictReader(f))
     except (UnicodeDecodeError, csv.Error) as e:
         raise ArchscoreError(f"{path}: not a readable CSV file ({e})") from None
+
+
+# -- files, folders, globs, cells, Python objects ----------------------------------------------------
+class NoMatchError(ArchscoreError, ValueError):
+    """A glob that matches no file."""
+
+
+def expand_paths(patterns: Sequence[str]) -> list[Path]:
+    """ONNX files from paths, folders (every ``.onnx`` below them) and globs (``**`` recursive), each
+    once, in the order given. A missing plain path is kept (reading it reports it beside the others);
+    an empty folder or a glob matching nothing is an error naming it."""
+    found: list[Path] = []
+    for p in patterns:
+        path = Path(p)
+        if path.is_dir():
+            inside = sorted(path.rglob("*.onnx"))
+            if not inside:
+                raise ArchscoreError(f"{p}: no .onnx file in this folder (or below it)")
+            found += inside
+        elif not path.exists() and any(ch in p for ch in "*?["):
+            matches = sorted(Path(m) for m in glob.glob(p, recursive=True))
+            if not matches:
+                raise NoMatchError(f"{p!r} matches no file")
+            found += [m for m in matches if m.is_file()]
+        else:
+            found.append(path)
+    return list(dict.fromkeys(found))
+
+
+def error_message(exc: Exception) -> str:
+    """An error as a user reads it: archscore's own errors by their message, others with their kind."""
+    if isinstance(exc, ArchscoreError):
+        return str(exc)
+    if isinstance(exc, FileNotFoundError) and exc.filename:
+        return f"no such file: {exc.filename}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror.lower()}" + (f": {exc.filename}" if exc.filename else "")
+    return str(exc) or type(exc).__name__
+
+
+def read_files(
+    paths: Sequence[Path],
+    *,
+    workers: int | None = None,
+    seconds: float = PARSE_SECONDS_FILE,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+    done: Callable[[], None] | None = None,
+) -> list[ArchGraph | str]:
+    """Each file's ArchGraph, or the message saying why it could not be read. Files are parsed in
+    worker processes (as many as cores, or ``workers``), each parse stopped at ``seconds``: no file
+    can hang the caller. ``done`` is called after each file (a progress bar)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not paths:
+        return []
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    n = max(1, min(workers or cores, len(paths)))
+
+    def one(pool: ParsePool, path: Path) -> ArchGraph | str:
+        try:
+            return pool.parse(path, input_shapes=input_shapes)
+        except (ArchscoreError, ValueError, OSError) as exc:
+            return error_message(exc)
+        finally:
+            if done is not None:
+                done()
+
+    with ParsePool(n, seconds=seconds) as pool, ThreadPoolExecutor(n) as threads:
+        return list(threads.map(lambda p: one(pool, p), paths))
+
+
+def read_cells(space: str, cells: Sequence[str], dataset: str | None = None) -> list[tuple[str, ArchGraph | str]]:
+    """Each cell of ``space`` as (its canonical form, its network's ArchGraph), or (the cell as
+    given, the message saying why it is not a cell of the space). An unknown space raises."""
+    from archscore.spaces import get
+
+    s = get(space)
+    out: list[tuple[str, ArchGraph | str]] = []
+    for c in cells:
+        try:
+            canonical = s.canonical(c)
+            out.append((canonical, s.to_graph(canonical, dataset)))
+        except (ArchscoreError, ValueError) as exc:
+            out.append((c, error_message(exc)))
+    return out
+
+
+def as_graphs(archs: object) -> list[ArchGraph]:
+    """ArchGraphs from an ArchGraph, ONNX path, bytes or ``onnx.ModelProto``, or a sequence of them
+    (parsed in this process, with the static limits of :func:`~archscore.graph.from_onnx`)."""
+    if isinstance(archs, (str, bytes, os.PathLike, ArchGraph)):
+        archs = [archs]
+    return [a if isinstance(a, ArchGraph) else from_onnx(a) for a in archs]  # type: ignore[union-attr]

@@ -39,8 +39,9 @@ import numpy as np
 from scipy.stats import rankdata
 
 from archscore.errors import ArchscoreError, UnknownNameError
-from archscore.graph import ArchGraph, from_onnx
+from archscore.graph import ArchGraph
 from archscore.metrics import Z90
+from archscore.models.inputs import as_graphs
 
 log = logging.getLogger(__name__)
 
@@ -114,13 +115,6 @@ def make_predictor(name: str, params: dict[str, Any] | None = None, seed: int | 
     if "random_state" in valid:
         params.setdefault("random_state", seed)
     return cls(**params)
-
-
-def as_graphs(archs: object) -> list[ArchGraph]:
-    """ArchGraphs from a sequence of ArchGraphs, ONNX paths, bytes or ``onnx.ModelProto``."""
-    if isinstance(archs, (str, bytes, os.PathLike, ArchGraph)):
-        archs = [archs]
-    return [a if isinstance(a, ArchGraph) else from_onnx(a) for a in archs]
 
 
 def rank_order(rows: Sequence[dict[str, Any]]) -> list[int]:
