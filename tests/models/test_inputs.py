@@ -31,7 +31,7 @@ def test_folders_recurse_globs_expand_and_each_file_comes_once(tree) -> None:
 
 def test_a_missing_file_is_kept_for_its_own_report_but_empty_folders_and_globs_are_errors(tree) -> None:
     assert expand_paths([str(tree / "missing.onnx")]) == [tree / "missing.onnx"]
-    with pytest.raises(ArchscoreError, match="no .onnx file in this folder"):
+    with pytest.raises(ArchscoreError, match=r"no \.onnx file in this folder"):
         expand_paths([str(tree / "empty")])
     with pytest.raises(NoMatchError, match="matches no file"):
         expand_paths([str(tree / "*.nothing")])
