@@ -20,6 +20,14 @@ from archscore.spaces.base import SearchSpace
 
 log = logging.getLogger(__name__)
 
+MINIMISED = ("latency", "params", "flops", "macs", "energy", "memory")
+"""An objective whose name contains one of these is minimised; every other one is maximised."""
+
+
+def is_minimised(objective: str) -> bool:
+    """Whether a table column is an objective to minimise (latency, size, energy …)."""
+    return any(word in objective.lower() for word in MINIMISED)
+
 
 def _sources_of(space: str, dataset: str | None) -> list[tuple[str, dict[str, str]]]:
     """Bundled labelled tables of ``space``, each with the filters that select its rows (and dataset)."""

@@ -7,7 +7,7 @@ import re
 import typer
 from typer.testing import CliRunner
 
-from archscore.search.cli import search_command
+from archscore.cli.search import search_command
 
 app = typer.Typer()
 app.command()(search_command)

@@ -92,7 +92,7 @@ def test_argument_errors_are_named(tmp_path):
 
 
 def test_demo_shows_a_real_answer():
-    from archscore.cli import DEMO_NETWORKS
+    from archscore.cli.score import DEMO_NETWORKS
 
     result = runner.invoke(app, ["demo"], env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output

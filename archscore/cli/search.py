@@ -1,31 +1,18 @@
 """``archscore search``: a surrogate-driven search on a bundled benchmark table, printed as it goes.
 
-The lead CLI registers :func:`search_command` with ``app.command("search")(search_command)``; the
-bundled table of the space is the oracle (every evaluation is a look-up of a measured value).
+The bundled table of the space is the oracle (every evaluation is a look-up of a measured value).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from archscore.cli._ui import err, fail, out
 from archscore.errors import ArchscoreError
-
-MINIMISED = ("latency", "params", "flops", "macs", "energy", "memory")
-"""An objective whose name contains one of these is minimised; every other one is maximised."""
-
-
-def is_minimised(objective: str) -> bool:
-    return any(word in objective.lower() for word in MINIMISED)
-
-
-def _fail(exc: Exception) -> NoReturn:
-    Console(stderr=True).print(f"[red]error:[/red] {exc}", soft_wrap=True, markup=True, highlight=False)
-    raise typer.Exit(2) from None
 
 
 def search_command(
@@ -41,11 +28,10 @@ def search_command(
     dataset: Annotated[str | None, typer.Option(help="The space's dataset (default: its first).")] = None,
 ) -> None:
     """Search a space for its best architecture with a learned surrogate; the bundled table is the oracle."""
-    from archscore.search.oracle import TableOracle, check_budget, run_search
+    from archscore.search.oracle import TableOracle, check_budget, is_minimised, run_search
     from archscore.search.surrogate import Surrogate
     from archscore.spaces import get
 
-    out = Console()
     batch_size = 10
     try:
         check_budget(budget, batch_size)
@@ -59,7 +45,7 @@ def search_command(
             candidates=oracle.cells, seed=seed,
         )  # fmt: skip
     except ArchscoreError as exc:
-        _fail(exc)
+        fail(exc)
     optimum_cells, optimum = oracle.optimum(0, maximize)
     found: list[int] = []
 
@@ -79,7 +65,7 @@ def search_command(
 
     best = TextColumn("best so far {task.fields[best]}")
     columns = (TextColumn("searching"), BarColumn(), MofNCompleteColumn(), best, TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+    with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task("search", total=budget, best="–")
         result = run_search(surrogate, oracle, budget, batch_size, callback=report)
     out.print(table)
