@@ -42,25 +42,6 @@ def pretrain_gnn(
     typer.echo(str(out))
 
 
-def _train_config(config: str, overrides: dict) -> object:
-    from archscore.data.tasks import zero_shot_tasks
-    from archscore.models import DEFAULT_CONFIG
-    from archscore.training.config import TrainConfig
-
-    base = TrainConfig.read(DEFAULT_CONFIG if config == "default" else Path(config)) if config else TrainConfig()
-    d = base.to_dict()
-    names = overrides.pop("task_names", None)
-    d.update({k: v for k, v in overrides.items() if v is not None})
-    if names:
-        wanted = [n.strip() for n in names.split(",") if n.strip()]
-        every = {t.name: t for t in zero_shot_tasks(d["max_rows"], d["nbgraph_rows"])}
-        unknown = [n for n in wanted if n not in every]
-        if unknown:
-            raise typer.BadParameter(f"unknown task(s) {', '.join(unknown)}; choose from {', '.join(every)}")
-        d["tasks"] = [every[n].to_dict() for n in wanted]
-    return TrainConfig.from_dict(d).check()
-
-
 def _report(result) -> None:
     table = Table(title=f"run {result.run_id}", show_header=False)
     table.add_row("store", escape(result.tracking_uri))
@@ -96,14 +77,19 @@ def train(
     export: Annotated[Path | None, typer.Option(help="Also write the model folder and its card here.")] = None,
 ) -> None:
     """Train a predictor on the bundled benchmark tables as a tracked MLflow run, register it, and gate it."""
+    from archscore.errors import UnknownNameError
+    from archscore.training.config import TrainConfig
     from archscore.training.pipeline import train as run_training
 
     overrides = {"name": name, "encoder": encoder, "predictor": predictor, "seed": seed, "max_rows": max_rows,
-                     "nbgraph_rows": nbgraph_rows, "eval_rows": eval_rows, "gate_margin": gate_margin,
-                     "optuna_trials": optuna_trials, "optuna_timeout": optuna_timeout,
-                     "leave_one_space_out": leave_one_space_out, "task_names": tasks}  # fmt: skip
+                 "nbgraph_rows": nbgraph_rows, "eval_rows": eval_rows, "gate_margin": gate_margin,
+                 "optuna_trials": optuna_trials, "optuna_timeout": optuna_timeout,
+                 "leave_one_space_out": leave_one_space_out}  # fmt: skip
     try:
-        cfg = _train_config(config, overrides)
+        try:
+            cfg = TrainConfig.compose(config, overrides, tasks)
+        except UnknownNameError as exc:  # a usage error, as typer reports a bad option value
+            raise typer.BadParameter(str(exc)) from None
         with working():
             result = run_training(cfg, tracking_uri=tracking_uri, force=force, export=export, say=say)
     except (ArchscoreError, ValueError) as exc:

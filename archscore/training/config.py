@@ -146,6 +146,32 @@ class TrainConfig:
         return config
 
     @classmethod
+    def compose(
+        cls, source: str | Path | None, overrides: dict[str, Any], task_names: str | None = None
+    ) -> TrainConfig:
+        """A checked configuration: ``source`` (a file, ``"default"`` for the shipped model's, or
+        ``None`` for the defaults) with the ``overrides`` that are not ``None`` on top, and
+        ``task_names`` (comma-separated bundled task names) replacing its tasks.
+
+        Raises:
+            UnknownNameError: A task name that is not a bundled task (the message lists them).
+            ConfigError: Anything else wrong with the result.
+        """
+        from archscore.models import DEFAULT_CONFIG
+
+        base = cls.read(DEFAULT_CONFIG if source == "default" else Path(source)) if source else cls()
+        d = base.to_dict()
+        d.update({k: v for k, v in overrides.items() if v is not None})
+        if task_names:
+            wanted = [n.strip() for n in task_names.split(",") if n.strip()]
+            every = {t.name: t for t in zero_shot_tasks(d["max_rows"], d["nbgraph_rows"])}
+            unknown = [n for n in wanted if n not in every]
+            if unknown:
+                raise UnknownNameError(f"unknown task(s) {', '.join(unknown)}; choose from {', '.join(every)}")
+            d["tasks"] = [every[n].to_dict() for n in wanted]
+        return cls.from_dict(d).check()
+
+    @classmethod
     def read(cls, path: str | Path) -> TrainConfig:
         """A configuration from a ``.toml`` or ``.json`` file."""
         path = Path(path)
