@@ -21,8 +21,7 @@ import time
 from pathlib import Path
 
 import _common
-
-from archscore.testing import fuzz
+import fuzzer as fuzz
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fuzz.json"
 
