@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 import random
 from abc import ABC, abstractmethod
@@ -41,6 +42,10 @@ class SearchSpace(ABC):
     """
 
     name: ClassVar[str]
+    torch_reference: ClassVar[str]
+    """``module:function`` building the space's reference PyTorch network (``to_torch``). The reference
+    module imports the space's definitions, so the definition names it rather than importing it:
+    imports point one way, from the references down to the definitions."""
     description: ClassVar[str]
     datasets: ClassVar[tuple[str, ...]]
     """Input settings the space's networks are built for (the first is the default)."""
@@ -104,9 +109,10 @@ class SearchSpace(ABC):
         """
         return self.network(cell, dataset, weights=weights).model()
 
-    @abstractmethod
     def to_torch(self, cell: str, dataset: str | None = None) -> nn.Module:
         """The reference PyTorch module of the same network (needs the ``torch`` extra)."""
+        module, _, function = self.torch_reference.partition(":")
+        return getattr(importlib.import_module(module), function)(self, cell, self.dataset(dataset))
 
     def data_inputs(self, cell: str) -> list[str]:
         """Graph inputs of ``cell``'s network that carry data (the rest, in a weight-free network, are weights)."""

@@ -49,7 +49,7 @@ from archscore.spaces._onnx import NetBuilder, Network
 from archscore.spaces.base import SearchSpace, literal_text
 
 if TYPE_CHECKING:
-    from torch import nn
+    pass
 
 OPS: tuple[str, ...] = (
     "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5",
@@ -460,6 +460,7 @@ class NB301(SearchSpace):
     """NAS-Bench-301 / DARTS: genotypes as canonical ``Genotype(...)`` text, networks as NB301 trained them."""
 
     name: ClassVar[str] = "nb301"
+    torch_reference: ClassVar[str] = "archscore.spaces.darts_torch:darts_network"
     description: ClassVar[str] = (
         "NAS-Bench-301 (DARTS space): ~10^18 genotypes, normal + reduction cell of 4 nodes × 2 edges × 7 ops; "
         "C=32, 8 cells"
@@ -515,11 +516,6 @@ class NB301(SearchSpace):
         self, cell: object, dataset: str | None = None, *, weights: np.random.Generator | None = None
     ) -> Network:
         return build_network(parse(cell), self.dataset(dataset), weights=weights)
-
-    def to_torch(self, cell: object, dataset: str | None = None) -> nn.Module:
-        from archscore.spaces.darts_torch import DartsNetwork
-
-        return DartsNetwork(parse(cell), self.dataset(dataset))
 
     def parameter_count(self, cell: object, dataset: str | None = None, *, naslib: bool = False) -> int:
         """See :func:`parameter_count`: this network's count, or NASLib's zero-cost model's with ``naslib=True``."""

@@ -15,11 +15,13 @@ from archscore.spaces.darts import (
     CONCAT,
     DATASETS,
     LAYERS,
+    NB301,
     STEM_MULTIPLIER,
     STEPS,
     CellLayout,
     Genotype,
     layout,
+    parse,
     stride,
 )
 
@@ -138,3 +140,8 @@ class DartsNetwork(nn.Module):
             s0, s1 = s1, cell(s0, s1)
         out = self.global_pooling(s1)
         return self.classifier(out.view(out.size(0), -1))
+
+
+def darts_network(space: NB301, cell: object, dataset: str) -> nn.Module:
+    """NB301's reference network of ``cell`` (:meth:`SearchSpace.to_torch`)."""
+    return DartsNetwork(parse(cell), dataset)

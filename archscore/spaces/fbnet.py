@@ -40,7 +40,7 @@ from archscore.spaces._onnx import NetBuilder, Network
 from archscore.spaces.base import SearchSpace
 
 if TYPE_CHECKING:
-    from torch import nn
+    pass
 
 
 class Block(NamedTuple):
@@ -139,6 +139,7 @@ class FBNet(SearchSpace):
     """HW-NAS-Bench's FBNet space: 9^22 ≈ 9.8·10^20 cells (sampled, never enumerated)."""
 
     name: ClassVar[str] = "fbnet"
+    torch_reference: ClassVar[str] = "archscore.spaces.mobilenet_torch:fbnet_network"
     description: ClassVar[str] = (
         "FBNet (HW-NAS-Bench): 22 layers × 9 blocks (k3/k5, e1/e3/e6, g2, skip); CIFAR-100, ImageNet"
     )
@@ -207,16 +208,3 @@ class FBNet(SearchSpace):
         x = conv_bn_act(b, x, STAGE_CHANNELS[-1], setting.head_channels, 1)
         y = b.linear(b.flatten(b.global_avg_pool(x)), setting.head_channels, setting.num_classes)
         return b.network(y, "fbnet", f"FBNet (HW-NAS-Bench) {dataset} {' '.join(ops)}")
-
-    def to_torch(self, cell: CellSpec, dataset: str | None = None) -> nn.Module:
-        from archscore.spaces.mobilenet_torch import FBNetNetwork
-
-        dataset = self.dataset(dataset)
-        setting = DATASETS[dataset]
-        return FBNetNetwork(
-            cell_ops(self.canonical(cell)),
-            stem_stride=setting.stem_stride,
-            stage_strides=setting.stage_strides,
-            head_channels=setting.head_channels,
-            num_classes=setting.num_classes,
-        )

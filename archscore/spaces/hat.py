@@ -65,7 +65,7 @@ from archscore.spaces._onnx import NetBuilder, Network
 from archscore.spaces.base import SearchSpace, literal_text
 
 if TYPE_CHECKING:
-    from torch import nn
+    pass
 
 QKV_DIM = 512
 """Width of every query/key/value projection (HAT's ``qkv_dim``), whatever the embedding width."""
@@ -589,6 +589,7 @@ class HAT(SearchSpace):
     """HAT's SubTransformer space (see the module docstring); ``supernet`` restricts it to one task's."""
 
     name: ClassVar[str] = "hat"
+    torch_reference: ClassVar[str] = "archscore.spaces.hat_torch:hat_network"
     description: ClassVar[str] = (
         "HAT SubTransformers: encoder-decoder Transformers with per-layer FFN width and heads and arbitrary "
         "encoder-decoder attention (6 encoder, 1-6 decoder layers)"
@@ -692,11 +693,6 @@ class HAT(SearchSpace):
 
     def network(self, cell: str, dataset: str | None = None, *, weights: np.random.Generator | None = None) -> Network:
         return build_network(self.parse(cell), TASKS[self.dataset(dataset)], weights=weights)
-
-    def to_torch(self, cell: str, dataset: str | None = None) -> nn.Module:
-        from archscore.spaces.hat_torch import HATNetwork
-
-        return HATNetwork(self.parse(cell), TASKS[self.dataset(dataset)])
 
 
 def _resize(values: tuple[int, ...], layers: int) -> tuple[int, ...]:

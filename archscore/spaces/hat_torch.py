@@ -17,8 +17,10 @@ from torch import nn
 from archscore.spaces.hat import (
     ARBITRARY_ENDE_LAYERS,
     BEAM,
+    HAT,
     LN_EPS,
     QKV_DIM,
+    TASKS,
     SubTransformer,
     Task,
     causal_mask,
@@ -162,3 +164,8 @@ class HATNetwork(nn.Module):
         for layer in self.decoder_layers:
             y = layer(y, beamed, self.future_mask)
         return F.linear(y.transpose(0, 1), out_table)
+
+
+def hat_network(space: HAT, cell: str, dataset: str) -> nn.Module:
+    """HAT's reference SubTransformer of ``cell`` (:meth:`SearchSpace.to_torch`)."""
+    return HATNetwork(space.parse(cell), TASKS[dataset])

@@ -17,14 +17,16 @@ import torch
 from onnx import numpy_helper
 from torch import nn
 
+from archscore.spaces import fbnet, ofa_mbv3
 from archscore.spaces._mbconv import make_divisible
-from archscore.spaces.fbnet import OPS, STAGE_CHANNELS, STAGE_LAYERS, STEM_CHANNELS
+from archscore.spaces.fbnet import OPS, STAGE_CHANNELS, STAGE_LAYERS, STEM_CHANNELS, FBNet
 from archscore.spaces.ofa_mbv3 import (
     FEATURE_MIX_CHANNELS,
     FINAL_EXPAND_CHANNELS,
     FIRST_CHANNELS,
     SE_REDUCTION,
     STAGES,
+    OFAMobileNetV3,
 )
 
 
@@ -228,3 +230,20 @@ def copy_onnx_weights(model: onnx.ModelProto, module: nn.Module) -> nn.Module:
     if next(arrays, None) is not None:
         raise ValueError("the ONNX network has more weights than the module")
     return module
+
+
+def fbnet_network(space: FBNet, cell: object, dataset: str) -> nn.Module:
+    """FBNet's reference network of ``cell`` (:meth:`SearchSpace.to_torch`)."""
+    setting = fbnet.DATASETS[dataset]
+    return FBNetNetwork(
+        fbnet.cell_ops(space.canonical(cell)),
+        stem_stride=setting.stem_stride,
+        stage_strides=setting.stage_strides,
+        head_channels=setting.head_channels,
+        num_classes=setting.num_classes,
+    )
+
+
+def ofa_network(space: OFAMobileNetV3, cell: object, dataset: str) -> nn.Module:
+    """Once-for-All MobileNetV3's reference network of ``cell`` (:meth:`SearchSpace.to_torch`)."""
+    return OFAMobileNetV3Network(ofa_mbv3.parse(cell).blocks, ofa_mbv3.NUM_CLASSES)

@@ -31,7 +31,7 @@ from archscore.spaces._onnx import NetBuilder, Network
 from archscore.spaces.base import SearchSpace
 
 if TYPE_CHECKING:
-    from torch import nn
+    pass
 
 OPS: tuple[str, ...] = ("conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3")
 INPUT, OUTPUT = "input", "output"
@@ -136,6 +136,7 @@ def vertex_channels(input_channels: int, output_channels: int, matrix: Matrix) -
 
 class NB101(SearchSpace):
     name: ClassVar[str] = "nb101"
+    torch_reference: ClassVar[str] = "archscore.spaces.nb101_torch:nb101_network"
     description: ClassVar[str] = "NAS-Bench-101: 423,624 cells of ≤ 7 vertices and ≤ 9 edges, 3 ops, CIFAR-10"
     datasets: ClassVar[tuple[str, ...]] = ("cifar10",)
 
@@ -274,9 +275,3 @@ class NB101(SearchSpace):
                 cin = channels
         y = b.linear(b.flatten(b.global_avg_pool(x)), channels, NUM_CLASSES)
         return b.network(y, "nb101", f"NAS-Bench-101 {_string(matrix, ops)}")
-
-    def to_torch(self, cell: str, dataset: str | None = None) -> nn.Module:
-        from archscore.spaces.nb101_torch import NB101Network
-
-        self.dataset(dataset)
-        return NB101Network(*self.pair(cell))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from archscore.spaces.nb101 import CELLS_PER_STACK, NUM_CLASSES, STACKS, STEM_CHANNELS, vertex_channels
+from archscore.spaces.nb101 import CELLS_PER_STACK, NB101, NUM_CLASSES, STACKS, STEM_CHANNELS, vertex_channels
 
 
 class ConvBNReLU(nn.Sequential):
@@ -74,3 +74,8 @@ class NB101Network(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x).mean(dim=(2, 3)))
+
+
+def nb101_network(space: NB101, cell: str, dataset: str) -> nn.Module:
+    """NB101's reference network of ``cell`` (:meth:`SearchSpace.to_torch`)."""
+    return NB101Network(*space.pair(cell))

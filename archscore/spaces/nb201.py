@@ -27,7 +27,7 @@ from archscore.spaces._onnx import NetBuilder, Network
 from archscore.spaces.base import SearchSpace
 
 if TYPE_CHECKING:
-    from torch import nn
+    pass
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
@@ -64,6 +64,7 @@ def edge_ops(cell: str) -> tuple[str, ...]:
 
 class NB201(SearchSpace):
     name: ClassVar[str] = "nb201"
+    torch_reference: ClassVar[str] = "archscore.spaces.nb201_torch:nb201_network"
     description: ClassVar[str] = "NAS-Bench-201: 15,625 cells, 4 nodes × 6 edges × 5 ops, C=16, N=5"
     datasets: ClassVar[tuple[str, ...]] = tuple(DATASETS)
 
@@ -159,9 +160,3 @@ class NB201(SearchSpace):
         x = b.relu(b.batch_norm(x, 4 * c))
         y = b.linear(b.flatten(b.global_avg_pool(x)), 4 * c, classes)
         return b.network(y, "nb201", f"NAS-Bench-201 {dataset} {arch_string(ops)}")
-
-    def to_torch(self, cell: str, dataset: str | None = None) -> nn.Module:
-        from archscore.spaces.nb201_torch import NB201Network
-
-        dataset = self.dataset(dataset)
-        return NB201Network(edge_ops(self.canonical(cell)), CHANNELS, CELLS_PER_STAGE, DATASETS[dataset][1])

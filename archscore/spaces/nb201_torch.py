@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from archscore.spaces.nb201 import EDGES
+from archscore.spaces.nb201 import CELLS_PER_STAGE, CHANNELS, DATASETS, EDGES, NB201, edge_ops
 
 
 def sum_of_edges(edges: nn.ModuleList, x: torch.Tensor) -> torch.Tensor:
@@ -93,3 +93,8 @@ class NB201Network(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.global_pooling(self.lastact(self.cells(self.stem(x))))
         return self.classifier(out.view(out.size(0), -1))
+
+
+def nb201_network(space: NB201, cell: str, dataset: str) -> nn.Module:
+    """NB201's reference network of ``cell`` (:meth:`SearchSpace.to_torch`)."""
+    return NB201Network(edge_ops(space.canonical(cell)), CHANNELS, CELLS_PER_STAGE, DATASETS[dataset][1])

@@ -56,7 +56,7 @@ from archscore.spaces._onnx import NetBuilder, Network
 from archscore.spaces.base import SearchSpace
 
 if TYPE_CHECKING:
-    from torch import nn
+    pass
 
 OPS: tuple[str, ...] = ("gat", "gcn", "gin", "cheb", "sage", "arma", "graph", "fc", "skip")
 """The benchmark's layer choices, in its order (an op's index is its digit in the benchmark key)."""
@@ -564,6 +564,7 @@ class NBGraph(SearchSpace):
     """NAS-Bench-Graph's 26,206 architectures; networks on each of its nine datasets."""
 
     name: ClassVar[str] = "nbgraph"
+    torch_reference: ClassVar[str] = "archscore.spaces.nbgraph_torch:nbgraph_network"
     description: ClassVar[str] = (
         "NAS-Bench-Graph: 26,206 GNNs, 4-node DAG of {GAT, GCN, GIN, Cheb, SAGE, ARMA, k-GNN, FC, skip}, 9 graphs"
     )
@@ -652,10 +653,3 @@ class NBGraph(SearchSpace):
         """The network of ``cell`` on ``dataset`` with inputs ``x`` (N × F) and ``edge_index`` (2 × E, int64)."""
         links, ops = self.pair(cell)
         return build_network(links, ops, self.setting(dataset), weights=weights)
-
-    def to_torch(self, cell: object, dataset: str | None = None) -> nn.Module:
-        """The reference module; ``module(x, edge_index)`` runs on any graph with the dataset's F features."""
-        from archscore.spaces.nbgraph_torch import NBGraphNetwork
-
-        links, ops = self.pair(cell)
-        return NBGraphNetwork(links, ops, self.setting(dataset))

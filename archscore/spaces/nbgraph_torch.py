@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from onnx import numpy_helper
 from torch import nn
 
-from archscore.spaces.nbgraph import GAT_HEADS, GraphDataset, leaves, reads_raw
+from archscore.spaces.nbgraph import GAT_HEADS, GraphDataset, NBGraph, leaves, reads_raw
 
 Tensor = torch.Tensor
 
@@ -366,3 +366,10 @@ def copy_onnx_weights(model: onnx.ModelProto, module: NBGraphNetwork) -> NBGraph
                 raise ValueError(f"the ONNX weights do not fit the module: {got} where {want} is expected")
             target.copy_(torch.from_numpy(value.copy()))
     return module
+
+
+def nbgraph_network(space: NBGraph, cell: object, dataset: str) -> nn.Module:
+    """The reference module of ``cell`` (:meth:`SearchSpace.to_torch`); ``module(x, edge_index)`` runs on
+    any graph with the dataset's F features."""
+    links, ops = space.pair(cell)
+    return NBGraphNetwork(links, ops, space.setting(dataset))

@@ -40,7 +40,7 @@ from archscore.spaces._onnx import NetBuilder, Network
 from archscore.spaces.base import SearchSpace, literal_text
 
 if TYPE_CHECKING:
-    from torch import nn
+    pass
 
 ARITY: dict[str, tuple[int, int]] = {
     "linear": (1, 3),
@@ -237,6 +237,7 @@ def state_name(layer: int, k: int) -> str:
 
 class NBNLP(SearchSpace):
     name: ClassVar[str] = "nbnlp"
+    torch_reference: ClassVar[str] = "archscore.spaces.nbnlp_torch:nbnlp_network"
     description: ClassVar[str] = (
         "NAS-Bench-NLP: recurrent cells (recipes of linear, blend, elementwise and activation nodes, 1-3 states) "
         "in a 3-layer AWD language model"
@@ -358,9 +359,3 @@ class NBNLP(SearchSpace):
         logits = b.node("Gemm", [flat, table, b.weight("decoder_b", (vocab,), 0.0)], "decoder", transB=1)
         doc = f"NAS-Bench-NLP {dataset} {recipe_text(nodes)}"
         return b.network([logits, *new_states], "nbnlp", doc)
-
-    def to_torch(self, cell: object, dataset: str | None = None) -> nn.Module:
-        from archscore.spaces.nbnlp_torch import NBNLPNetwork
-
-        dataset = self.dataset(dataset)
-        return NBNLPNetwork(parse_recipe(cell), VOCABULARY[dataset])

@@ -9,7 +9,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from archscore.spaces.nbnlp import EMBEDDING, Node, layer_sizes, live_nodes, read_states, states_of
+from archscore.spaces.nbnlp import (
+    EMBEDDING,
+    NBNLP,
+    VOCABULARY,
+    Node,
+    layer_sizes,
+    live_nodes,
+    parse_recipe,
+    read_states,
+    states_of,
+)
 
 
 class RecipeCell(nn.Module):
@@ -72,3 +82,8 @@ class NBNLPNetwork(nn.Module):
             y = out[0]
             new += out
         return (self.decoder(y.reshape(1, EMBEDDING)), *new)
+
+
+def nbnlp_network(space: NBNLP, cell: object, dataset: str) -> nn.Module:
+    """NAS-Bench-NLP's reference model of ``cell`` (:meth:`SearchSpace.to_torch`)."""
+    return NBNLPNetwork(parse_recipe(cell), VOCABULARY[dataset])

@@ -46,7 +46,7 @@ from archscore.spaces._onnx import NetBuilder, Network
 from archscore.spaces.base import SearchSpace, literal_text
 
 if TYPE_CHECKING:
-    from torch import nn
+    pass
 
 KERNELS: tuple[int, ...] = (3, 5, 7)
 EXPANDS: tuple[int, ...] = (3, 4, 6)
@@ -219,6 +219,7 @@ class OFAMobileNetV3(SearchSpace):
     """OFA MobileNetV3 (w1.0): (Σ_d 9^d)^5 · 25 = 7371^5 · 25 ≈ 5.4·10^20 subnets (sampled, never enumerated)."""
 
     name: ClassVar[str] = "ofa_mbv3"
+    torch_reference: ClassVar[str] = "archscore.spaces.mobilenet_torch:ofa_network"
     description: ClassVar[str] = (
         "Once-for-All MobileNetV3 w1.0: 5 stages × depth 2–4, kernel 3/5/7, expand 3/4/6, r 128–224"
     )
@@ -301,9 +302,3 @@ class OFAMobileNetV3(SearchSpace):
         x = activation(b, b.conv(x, FINAL_EXPAND_CHANNELS, FEATURE_MIX_CHANNELS, 1), "h_swish")
         y = b.linear(b.flatten(x), FEATURE_MIX_CHANNELS, NUM_CLASSES)
         return b.network(y, "ofa_mbv3", f"Once-for-All MobileNetV3 w1.0 {dataset} {parsed.string()}")
-
-    def to_torch(self, cell: CellSpec, dataset: str | None = None) -> nn.Module:
-        from archscore.spaces.mobilenet_torch import OFAMobileNetV3Network
-
-        self.dataset(dataset)
-        return OFAMobileNetV3Network(parse(cell).blocks, NUM_CLASSES)

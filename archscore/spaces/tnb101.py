@@ -77,7 +77,7 @@ from archscore.spaces._onnx import NetBuilder, Network
 from archscore.spaces.base import SearchSpace
 
 if TYPE_CHECKING:
-    from torch import nn
+    pass
 
 # -- the benchmark's constants ---------------------------------------------------------------------
 BASE_CHANNELS = 64
@@ -428,6 +428,7 @@ class TNB101Micro(_TNB101):
     """TransNAS-Bench-101 micro: 4,096 cells of 6 edges × 4 ops on the fixed ``64-41414`` skeleton."""
 
     name: ClassVar[str] = "tnb101_micro"
+    torch_reference: ClassVar[str] = "archscore.spaces.tnb101_torch:micro_network"
     description: ClassVar[str] = (
         "TransNAS-Bench-101 micro: 4,096 cells (4 nodes, 6 edges, 4 ops) in the 64-41414 skeleton, 7 Taskonomy tasks"
     )
@@ -510,16 +511,12 @@ class TNB101Micro(_TNB101):
 
         return build_network(self.name, MICRO_MODULES, micro_cell, dataset, weights, f"TNB101 micro {dataset} {cell}")
 
-    def to_torch(self, cell: str, dataset: str | None = None) -> nn.Module:
-        from archscore.spaces.tnb101_torch import tnb101_network
-
-        return tnb101_network(MICRO_MODULES, self.ops(cell), self.dataset(dataset))
-
 
 class TNB101Macro(_TNB101):
     """TransNAS-Bench-101 macro: 3,256 sequences of 4–6 modules of ResNet basic blocks."""
 
     name: ClassVar[str] = "tnb101_macro"
+    torch_reference: ClassVar[str] = "archscore.spaces.tnb101_torch:macro_network"
     description: ClassVar[str] = (
         "TransNAS-Bench-101 macro: 3,256 networks of 4-6 modules (keep/double channels/halve resolution/both) "
         "of ResNet basic blocks, 7 Taskonomy tasks"
@@ -595,8 +592,3 @@ class TNB101Macro(_TNB101):
         dataset = self.dataset(dataset)
         doc = f"TNB101 macro {dataset} {cell}"
         return build_network(self.name, macro_code(cell), _basic_block, dataset, weights, doc)
-
-    def to_torch(self, cell: str, dataset: str | None = None) -> nn.Module:
-        from archscore.spaces.tnb101_torch import tnb101_network
-
-        return tnb101_network(self.modules(cell), None, self.dataset(dataset))

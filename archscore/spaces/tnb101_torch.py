@@ -21,7 +21,10 @@ from archscore.spaces.tnb101 import (
     EDGES,
     JIGSAW_TILES,
     LEAKY_SLOPE,
+    MICRO_MODULES,
     TASKS,
+    TNB101Macro,
+    TNB101Micro,
     doubles,
     halves,
     upsamplings,
@@ -265,3 +268,13 @@ def tnb101_network(modules: str, ops: Sequence[str] | None, task: str) -> nn.Mod
     if spec.head == "segmentation":
         return FeedForward(encoder, SegmentationDecoder(encoder.out_channels, width, spec.outputs))
     return FeedForward(encoder, GenerativeDecoder(encoder.out_channels, width, spec.outputs))
+
+
+def micro_network(space: TNB101Micro, cell: str, dataset: str) -> nn.Module:
+    """TransNAS-Bench-101 micro's reference network of ``cell`` (:meth:`SearchSpace.to_torch`)."""
+    return tnb101_network(MICRO_MODULES, space.ops(cell), dataset)
+
+
+def macro_network(space: TNB101Macro, cell: str, dataset: str) -> nn.Module:
+    """TransNAS-Bench-101 macro's reference network of ``cell`` (:meth:`SearchSpace.to_torch`)."""
+    return tnb101_network(space.modules(cell), None, dataset)
