@@ -140,11 +140,17 @@ def _latency_init(Xg: np.ndarray, lat: dict[str, np.ndarray]) -> None:
     _LATENCY.update(Xg=Xg, lat=lat)
 
 
-def latency(sizes: list[int], seeds: list[int], devices: list[str] | None, workers: int) -> list[dict]:
+def latency(
+    sizes: list[int], seeds: list[int], devices: list[str] | None, workers: int, Xg: np.ndarray | None = None
+) -> list[dict]:
+    """Per device, the latency predictors from n measurements; ``Xg``: the stats+wl encoding of the NB201
+    table's CIFAR-10 networks when the accuracy part already computed it (the same rows, the same fit)."""
     table = data.load("nb201", target="cifar10_val_acc")
     columns = [c for c in table.targets if c.startswith("latency_")]
     lat = {c: np.asarray(table.columns[c], dtype=np.float64) for c in columns}
-    Xg = encoder("stats+wl").fit_transform(table.graphs("cifar10")).astype(np.float32)
+    if Xg is None:
+        Xg = encoder("stats+wl").fit_transform(table.graphs("cifar10"))
+    Xg = Xg.astype(np.float32)
     # The graph features (15,625 rows × thousands of WL columns) go to each worker once, not once per job.
     jobs = [(device, fs, sizes, seeds) for device in devices or columns for fs in LATENCY_FEATURES]
     with ProcessPoolExecutor(workers, initializer=_latency_init, initargs=(Xg, lat)) as pool:
@@ -356,12 +362,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"resuming: {len(results)} finished rows kept from {partial}", flush=True)
     done = {(r["task"], r["encoder"], r["predictor"]) for r in results}
     jobs = []
+    nb201_graph_features = None  # reused by the latency part
     for task in chosen:
         grid = full if task.name == "nb201/cifar10" else reduced
         todo = [(e, p) for e, p in grid if (task.name, e, p) not in done]
         if not todo and task.name in baselines:
             continue
         X, y, baselines[task.name] = features(task, sorted({e for e, _ in todo or grid}))
+        if task.name == "nb201/cifar10" and "stats+wl" in X:
+            nb201_graph_features = X["stats+wl"]
         task_sizes = [n for n in sizes if n <= len(y) // 2]  # keep at least half the table as the test set
         jobs += [(task.name, e, p, X[e], y, task_sizes, seeds) for e, p in todo]
     with ProcessPoolExecutor(args.workers) as pool:
@@ -369,7 +378,8 @@ def main(argv: list[str] | None = None) -> int:
             results.append(r)
             partial.parent.mkdir(parents=True, exist_ok=True)
             partial.write_text(json.dumps({"few_shot": results, "zero_label": baselines}, indent=1) + "\n")
-    lat = latency([10, 100], seeds, ["latency_pixel3", "latency_titanx_1"] if args.quick else None, args.workers)
+    devices = ["latency_pixel3", "latency_titanx_1"] if args.quick else None
+    lat = latency([10, 100], seeds, devices, args.workers, nb201_graph_features)
     total = time.perf_counter() - t_start
     c10 = {(r["encoder"], r["predictor"]): r["summary"] for r in results if r["task"] == "nb201/cifar10"}
     best = {

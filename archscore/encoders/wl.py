@@ -85,7 +85,14 @@ class WLEncoder(TransformerMixin, BaseEstimator):
         return [wl_labels(g, self.iterations) for g in check_graphs(archs, type(self).__name__)]
 
     def fit(self, archs, y=None) -> WLEncoder:
+        return self._fit(self._counts(archs))
+
+    def fit_transform(self, archs, y=None, **fit_params) -> np.ndarray:
+        """``fit(archs).transform(archs)``, labelling each graph once instead of twice."""
         counts = self._counts(archs)
+        return self._fit(counts)._encode(counts)
+
+    def _fit(self, counts: list[Counter[str]]) -> WLEncoder:
         if not counts:
             raise ValueError("WLEncoder.fit needs at least one graph")
         if self.max_features < 1:
@@ -100,7 +107,9 @@ class WLEncoder(TransformerMixin, BaseEstimator):
 
     def transform(self, archs) -> np.ndarray:
         check_is_fitted(self)
-        counts = self._counts(archs)
+        return self._encode(self._counts(archs))
+
+    def _encode(self, counts: list[Counter[str]]) -> np.ndarray:
         X = np.zeros((len(counts), len(self.vocabulary_) + 1))
         vocab = self.vocabulary_
         for r, c in enumerate(counts):
