@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             "pretrain_call": f"archscore.encoders.gnn.pretrain(seed={args.seed}, out={str(args.weights)!r})",
             "pretrain_meta": {k: v for k, v in meta.items() if k != "loss_curve"},  # what pretrain() saved
             "feature_version": gnn.FEATURE_VERSION,
-            "torch_threads": encoder.threads,
+            "torch_threads": encoder.n_jobs,
         },
         "machine": _common.machine_info(),
         "versions": _common.versions(),

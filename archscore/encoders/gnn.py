@@ -334,8 +334,8 @@ class GNNEncoder(TransformerMixin, BaseEstimator):
     """ArchGraphs → embeddings of a graph neural network, pretrained contrastively without labels.
 
     Args:
-        hidden: Width of the node states.
-        layers: Message-passing (GIN) layers; a node sees ``layers`` steps along the data flow.
+        hidden_channels: Width of the node states (PyTorch Geometric's name).
+        num_layers: Message-passing (GIN) layers; a node sees ``num_layers`` steps along the data flow.
         out_dim: Embedding size (the number of output columns).
         direction: ``"forward"``: messages follow the data flow (producer → consumer); ``"both"``:
             also against it, with separate weights, so a node also sees what consumes it.
@@ -343,7 +343,7 @@ class GNNEncoder(TransformerMixin, BaseEstimator):
         batch_size: Graphs per contrastive step (each seen twice; the rest of the batch are the
             negatives). An epoch's graphs are split into equal batches of at least this many (all
             of them if fewer), so the losses of a curve are comparable.
-        lr: AdamW learning rate.
+        learning_rate: AdamW learning rate.
         temperature: NT-Xent temperature.
         aug_scale: Uniform width/resolution change of an augmented view, up to a factor ``1 + aug_scale``.
         aug_mask: Probability that a node's attributes, shape and costs are hidden in a view.
@@ -353,15 +353,17 @@ class GNNEncoder(TransformerMixin, BaseEstimator):
         pretrained: ``None``: ``fit`` pretrains on the graphs it is given (unlabelled; ``y`` is
             ignored). ``"default"``: use the weights shipped with archscore (:data:`DEFAULT_WEIGHTS`);
             a path: weights from that file (:meth:`save`). With weights, ``fit`` trains nothing and
-            the architecture (``hidden``, ``layers``, ``out_dim``, ``direction``) is the file's.
+            the architecture (``hidden_channels``, ``num_layers``, ``out_dim``, ``direction``) is the
+            file's.
         random_state: Seed of the initial weights, minibatch order and augmentations; the same seed
-            and ``threads`` give identical embeddings.
-        threads: torch threads in ``fit`` and ``transform`` (set for the call, then restored);
+            and ``n_jobs`` give identical embeddings.
+        n_jobs: torch threads in ``fit`` and ``transform`` (set for the call, then restored);
             ``-1`` uses every core.
 
     Attributes:
         state_: The module's weights, as float32 NumPy arrays by parameter name.
-        config_: What rebuilds the module: feature count, ``hidden``, ``layers``, ``out_dim``,
+        config_: What rebuilds the module (the weight file's keys): feature count, ``hidden``
+            (``hidden_channels``), ``layers`` (``num_layers``), ``out_dim``,
             ``direction``, feature version.
         loss_curve_: Mean contrastive loss per epoch of the pretraining (of the file's training,
             when loaded and recorded there).
@@ -370,13 +372,13 @@ class GNNEncoder(TransformerMixin, BaseEstimator):
 
     def __init__(
         self,
-        hidden: int = 64,
-        layers: int = 4,
+        hidden_channels: int = 64,
+        num_layers: int = 4,
         out_dim: int = 64,
         direction: str = "forward",
         epochs: int = 20,
         batch_size: int = 128,
-        lr: float = 2e-3,
+        learning_rate: float = 2e-3,
         temperature: float = 0.2,
         aug_scale: float = 0.3,
         aug_mask: float = 0.1,
@@ -384,15 +386,15 @@ class GNNEncoder(TransformerMixin, BaseEstimator):
         max_train_graphs: int | None = 2000,
         pretrained: str | os.PathLike | None = None,
         random_state: int | None = None,
-        threads: int = 1,
+        n_jobs: int = 1,
     ) -> None:
-        self.hidden = hidden
-        self.layers = layers
+        self.hidden_channels = hidden_channels
+        self.num_layers = num_layers
         self.out_dim = out_dim
         self.direction = direction
         self.epochs = epochs
         self.batch_size = batch_size
-        self.lr = lr
+        self.learning_rate = learning_rate
         self.temperature = temperature
         self.aug_scale = aug_scale
         self.aug_mask = aug_mask
@@ -400,11 +402,11 @@ class GNNEncoder(TransformerMixin, BaseEstimator):
         self.max_train_graphs = max_train_graphs
         self.pretrained = pretrained
         self.random_state = random_state
-        self.threads = threads
+        self.n_jobs = n_jobs
 
     # -- fitting ------------------------------------------------------------------------------------
     def _check_params(self) -> None:
-        for name in ("hidden", "layers", "out_dim", "epochs", "batch_size"):
+        for name in ("hidden_channels", "num_layers", "out_dim", "epochs", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -414,8 +416,10 @@ class GNNEncoder(TransformerMixin, BaseEstimator):
             )
         if self.direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
-        if not (self.lr > 0 and self.temperature > 0):
-            raise ValueError(f"lr and temperature must be positive, got {self.lr} and {self.temperature}")
+        if not (self.learning_rate > 0 and self.temperature > 0):
+            raise ValueError(
+                f"learning_rate and temperature must be positive, got {self.learning_rate} and {self.temperature}"
+            )
         if self.aug_scale < 0 or self.aug_noise < 0 or not 0 <= self.aug_mask < 1:
             raise ValueError("aug_scale and aug_noise must be >= 0 and aug_mask in [0, 1)")
         if self.max_train_graphs is not None and self.max_train_graphs < 2:
@@ -453,14 +457,14 @@ class GNNEncoder(TransformerMixin, BaseEstimator):
         features = [node_features(g) for g in distinct]
         config = {
             "in_dim": len(FEATURE_NAMES),
-            "hidden": int(self.hidden),
-            "layers": int(self.layers),
+            "hidden": int(self.hidden_channels),
+            "layers": int(self.num_layers),
             "out_dim": int(self.out_dim),
             "direction": self.direction,
             "feature_version": FEATURE_VERSION,
         }
         torch, _ = _import_torch()
-        with torch_threads(torch, self.threads), torch.random.fork_rng(devices=[]):
+        with torch_threads(torch, self.n_jobs), torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(rng.integers(2**31 - 1)))
             state, curve = self._pretrain(torch, config, features, rng)
         self._set_fitted(config, state, curve)
@@ -473,7 +477,7 @@ class GNNEncoder(TransformerMixin, BaseEstimator):
         d = config["out_dim"]
         head = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d))  # SimCLR's projection head, discarded
         params = [*module.parameters(), *head.parameters()]
-        optimizer = torch.optim.AdamW(params, lr=self.lr, weight_decay=1e-4)
+        optimizer = torch.optim.AdamW(params, lr=self.learning_rate, weight_decay=1e-4)
         n = len(features)
         n_batches = max(1, n // self.batch_size)  # equal batches of at least batch_size (or all) graphs
         aug = {"scale": self.aug_scale, "mask": self.aug_mask, "noise": self.aug_noise}
@@ -525,7 +529,7 @@ class GNNEncoder(TransformerMixin, BaseEstimator):
         if module is None:
             module = self._module = _build_module(self.config_, self.state_).double()
         out: list[np.ndarray] = []
-        with torch_threads(torch, self.threads), torch.inference_mode():
+        with torch_threads(torch, self.n_jobs), torch.inference_mode():
             for chunk in _chunks(features, max_nodes):
                 x, edge_index, batch = collate(chunk)
                 x64 = torch.from_numpy(x.astype(np.float64))
@@ -548,11 +552,12 @@ class GNNEncoder(TransformerMixin, BaseEstimator):
     def load(cls, path: str | os.PathLike, **params: Any) -> GNNEncoder:
         """A fitted encoder with the weights of ``path`` (``"default"``: the shipped ones); no ``fit`` needed.
 
-        ``params`` set the other estimator parameters (e.g. ``threads``).
+        ``params`` set the other estimator parameters (e.g. ``n_jobs``).
         """
         file = DEFAULT_WEIGHTS if str(path) == "default" else Path(path)
         config, state, meta = load_weights(file)
-        arch = {k: config[k] for k in ("hidden", "layers", "out_dim", "direction")}
+        arch = {"hidden_channels": config["hidden"], "num_layers": config["layers"], "out_dim": config["out_dim"],
+                "direction": config["direction"]}  # fmt: skip
         encoder = cls(**{**params, **arch, "pretrained": str(path)})
         encoder._set_fitted(config, state, meta.get("loss_curve", []))
         return encoder
@@ -628,7 +633,7 @@ def pretrain(
         epochs: Contrastive training epochs.
         seed: Seed of the sample, the initial weights and the training.
         out: Where to save the weights (``None``: not saved).
-        params: Other :class:`GNNEncoder` parameters (``hidden``, ``batch_size``, ``threads`` …).
+        params: Other :class:`GNNEncoder` parameters (``hidden_channels``, ``batch_size``, ``n_jobs`` …).
     """
     start = time.perf_counter()
     by_source = sample_graphs(sources, max_graphs_per_source, seed)

@@ -78,7 +78,7 @@ def _gnn():
     pytest.importorskip("torch_geometric")
     from archscore.encoders.gnn import GNNEncoder
 
-    return GNNEncoder(hidden=16, layers=2, out_dim=8, epochs=2, batch_size=4, random_state=0)
+    return GNNEncoder(hidden_channels=16, num_layers=2, out_dim=8, epochs=2, batch_size=4, random_state=0)
 
 
 def _text():

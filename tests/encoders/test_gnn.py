@@ -36,7 +36,8 @@ COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
 def small(**params) -> GNNEncoder:
     """A GNN encoder small enough to pretrain in a fraction of a second."""
     return GNNEncoder(
-        **{"hidden": 16, "layers": 2, "out_dim": 8, "epochs": 2, "batch_size": 4, "random_state": 0, **params}
+        **{"hidden_channels": 16, "num_layers": 2, "out_dim": 8, "epochs": 2, "batch_size": 4, "random_state": 0}
+        | params
     )
 
 
@@ -55,7 +56,7 @@ def many() -> list[ArchGraph]:
 
 
 def pretrain_small(graphs: list[ArchGraph], epochs: int) -> GNNEncoder:
-    return small(hidden=32, out_dim=16, epochs=epochs, batch_size=16, lr=5e-3).fit(graphs)
+    return small(hidden_channels=32, out_dim=16, epochs=epochs, batch_size=16, learning_rate=5e-3).fit(graphs)
 
 
 @pytest.fixture(scope="module")
@@ -274,7 +275,7 @@ def test_the_module_imports_without_torch() -> None:
 def test_pretrain_on_bundled_sources_saves_weights(tmp_path, graphs) -> None:
     out = tmp_path / "pretrained.npz"
     enc = pretrain(sources=["tnb101_macro", "nbgraph"], max_graphs_per_source=12, epochs=2, seed=0, out=out,
-                   hidden=16, layers=2, out_dim=8, batch_size=8)  # fmt: skip
+                   hidden_channels=16, num_layers=2, out_dim=8, batch_size=8)  # fmt: skip
     config, _, meta = load_weights(out)
     assert meta["sources"] == {"tnb101_macro": 12, "nbgraph": 12} and meta["seed"] == 0
     assert config["out_dim"] == 8 and len(meta["loss_curve"]) == 2
