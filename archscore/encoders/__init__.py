@@ -3,14 +3,16 @@
 ``fit(archs, y=None)`` learns what the encoding needs from architectures alone (labels are never
 required, so unlabelled architectures of a space can be used), ``transform(archs)`` returns a
 float matrix with one row per architecture. Graph encoders read :class:`~archscore.graph.ArchGraph`
-objects; the one-hot baseline reads cell strings. Encoders of the same input compose with
+objects; the one-hot baseline reads cell strings; :class:`PopulationEncoder` (the ``z`` part)
+reads rows of statistics and standardises them against a reference population. Encoders of the same input compose with
 :class:`sklearn.pipeline.FeatureUnion`, and any encoding feeds any predictor.
 """
 
 from archscore.encoders.gnn import GNNEncoder
 from archscore.encoders.onehot import CellOneHotEncoder
+from archscore.encoders.population import PopulationEncoder
 from archscore.encoders.stats import StatsEncoder
 from archscore.encoders.text import TextEncoder
 from archscore.encoders.wl import WLEncoder
 
-__all__ = ["CellOneHotEncoder", "GNNEncoder", "StatsEncoder", "TextEncoder", "WLEncoder"]
+__all__ = ["CellOneHotEncoder", "GNNEncoder", "PopulationEncoder", "StatsEncoder", "TextEncoder", "WLEncoder"]

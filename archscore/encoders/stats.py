@@ -29,14 +29,15 @@ class StatsEncoder(TransformerMixin, BaseEstimator):
         self.log = log
         self.drop_constant = drop_constant
 
-    def _raw(self, archs) -> np.ndarray:
+    def statistics(self, archs) -> np.ndarray:
+        """Every statistic of ``archs`` (no column dropped, nothing to fit), on the encoder's scale."""
         graphs = check_graphs(archs, type(self).__name__)
         rows = [list(stats(g).values()) for g in graphs]
         X = np.asarray(rows, dtype=np.float64).reshape(len(graphs), len(STAT_NAMES))
         return signed_log(X) if self.log else X
 
     def fit(self, archs, y=None) -> StatsEncoder:
-        X = self._raw(archs)
+        X = self.statistics(archs)
         if not len(X):
             raise ValueError("StatsEncoder.fit needs at least one graph")
         keep = np.ptp(X, axis=0) > 0 if self.drop_constant and len(X) > 1 else np.ones(X.shape[1], bool)
@@ -46,7 +47,7 @@ class StatsEncoder(TransformerMixin, BaseEstimator):
 
     def transform(self, archs) -> np.ndarray:
         check_is_fitted(self)
-        return self._raw(archs)[:, self.columns_]
+        return self.statistics(archs)[:, self.columns_]
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         check_is_fitted(self)

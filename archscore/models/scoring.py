@@ -6,11 +6,12 @@ remembers what it needs to score an architecture *alone*, without its search spa
 
 * **Reference populations.** A NAS benchmark's accuracy depends on an architecture's size *relative
   to its space* far more than on its absolute MACs (the zero-shot benchmark's finding). The ``z``
-  encoder is each free statistic standardised against a population of architectures. Every
-  training task leaves its population's mean and std in the model; an architecture is then
-  standardised against the population it is closest to (``reference="nearest"``), or against the
-  batch it is scored with (``reference="batch"``, for ranking a large set of candidates from a
-  space the model never saw), or against a named one.
+  part is :class:`~archscore.encoders.population.PopulationEncoder`: each free statistic
+  standardised against a population of architectures. Every training task leaves its population's
+  mean and std in the model; an architecture is then standardised against the population it is
+  closest to (``reference="nearest"``), or against the batch it is scored with
+  (``reference="batch"``, for ranking a large set of candidates from a space the model never
+  saw), or against a named one.
 * **Out-of-distribution distance.** The same closeness, as the root-mean-square z-score to the
   nearest population: rows far beyond what the training rows themselves showed are flagged.
 
@@ -38,6 +39,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
+from archscore.encoders.population import PopulationEncoder
 from archscore.errors import ArchscoreError, UnknownNameError
 from archscore.graph import ArchGraph
 from archscore.metrics import Z90
@@ -49,11 +51,7 @@ ENCODERS = ("stats", "z", "gnn", "text")
 """Encoder parts a ScoringModel composes (``+``-joined in configurations: ``stats+z``)."""
 PREDICTORS = ("gbdt", "mlp", "cluster")
 TRANSFORMS = ("percentile", "none")
-REFERENCES = ("nearest", "batch")
 FORMAT_VERSION = 1
-STD_FLOOR = 0.1
-"""Smallest population std (signed-log units) used in distances: a statistic constant in a space
-still lets an architecture that differs in it be far from that space."""
 OOD_QUANTILE = 0.99
 OOD_MARGIN = 1.25
 """An architecture is out of distribution beyond ``OOD_MARGIN`` × the 99th percentile of the
@@ -168,7 +166,20 @@ class ScoringModel:
         from archscore.encoders import StatsEncoder
 
         enc = self._encoders.setdefault("stats", StatsEncoder(drop_constant=False))
-        return enc._raw(graphs)
+        return enc.statistics(graphs)
+
+    # the reference populations, kept by the z part (the names the model file and its card use)
+    @property
+    def population_names_(self) -> list[str]:
+        return self.z_.names_
+
+    @property
+    def population_mean_(self) -> np.ndarray:
+        return self.z_.mean_
+
+    @property
+    def population_std_(self) -> np.ndarray:
+        return self.z_.std_
 
     def features(self, graphs: list[ArchGraph], reference: str | list[ArchGraph] | None = None) -> np.ndarray:
         """The feature matrix of ``graphs``; ``reference`` chooses the population of the ``z`` part."""
@@ -181,8 +192,9 @@ class ScoringModel:
             if part == "stats":
                 blocks.append(stats)
             elif part == "z":
-                mean, std = self._reference(stats, reference)
-                blocks.append((stats - mean) / np.where(std > 0, std, 1.0))
+                if reference is not None and not isinstance(reference, str):
+                    reference = self._stats(as_graphs(reference))  # a population given as architectures
+                blocks.append(self.z_.standardise(stats, reference))
             else:
                 blocks.append(self._embed(part, graphs))
         return np.hstack(blocks) if blocks else np.zeros((len(graphs), 0))
@@ -200,35 +212,6 @@ class ScoringModel:
             self._encoders[part] = enc.fit(graphs[:1])
         return self._encoders[part].transform(graphs)
 
-    def _reference(self, stats: np.ndarray, reference) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and std rows (one per graph) of the population each graph is standardised against."""
-        reference = "nearest" if reference is None else reference
-        if isinstance(reference, str) and reference == "batch":
-            if len(stats) < 2:
-                raise ValueError("reference='batch' needs at least 2 architectures; use 'nearest' for fewer")
-            return stats.mean(axis=0), stats.std(axis=0)
-        if isinstance(reference, str) and reference == "nearest":
-            which, _ = self._nearest(stats)
-            return self.population_mean_[which], self.population_std_[which]
-        if isinstance(reference, str):
-            if reference not in self.population_names_:
-                raise UnknownNameError(
-                    f"unknown reference population {reference!r}; choose 'nearest', 'batch' or one of "
-                    f"{', '.join(self.population_names_)}"
-                )
-            i = self.population_names_.index(reference)
-            return self.population_mean_[i], self.population_std_[i]
-        pop = self._stats(as_graphs(reference))
-        return pop.mean(axis=0), pop.std(axis=0)
-
-    def _nearest(self, stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per row, the index of the nearest population and the RMS z-score to it."""
-        std = np.maximum(self.population_std_, STD_FLOOR)  # (P, F)
-        z = (stats[:, None, :] - self.population_mean_[None]) / std[None]
-        d = np.sqrt(np.mean(z**2, axis=2))  # (N, P)
-        which = d.argmin(axis=1)
-        return which, d[np.arange(len(stats)), which]
-
     # -- fit / predict ---------------------------------------------------------------------------
     def fit(self, groups: Sequence[Group]) -> ScoringModel:
         """Fit on labelled tasks: populations from each task, one predictor on all rows."""
@@ -237,7 +220,7 @@ class ScoringModel:
         self.parts  # noqa: B018 - validates the encoder string before any work
         if not groups:
             raise ValueError("ScoringModel.fit needs at least one labelled task")
-        names, means, stds, own = [], [], [], []
+        names, pops, own = [], [], []
         Xs, ys = [], []
         for g in groups:
             y = np.asarray(g.y, dtype=np.float64)
@@ -248,13 +231,9 @@ class ScoringModel:
             if not np.isfinite(y).all():
                 raise ValueError(f"task {g.name!r}: labels must be finite numbers")
             own.append(self._stats(g.graphs))
-            pop = own[-1] if g.population is None else self._stats(g.population)
+            pops.append(own[-1] if g.population is None else self._stats(g.population))
             names.append(g.name)
-            means.append(pop.mean(axis=0))
-            stds.append(pop.std(axis=0))
-        self.population_names_ = names
-        self.population_mean_ = np.asarray(means)
-        self.population_std_ = np.asarray(stds)
+        self.z_ = PopulationEncoder().set_populations(names, pops)
         for g, stats in zip(groups, own):
             Xs.append(self._features(g.graphs, stats, reference=g.name))
             y = np.asarray(g.y, dtype=np.float64)
@@ -262,7 +241,7 @@ class ScoringModel:
         X = np.vstack(Xs)
         self.predictor_ = make_predictor(self.predictor, self.predictor_params, self.seed).fit(X, np.concatenate(ys))
         # how far training rows sit from their nearest population: the out-of-distribution threshold
-        _, d = self._nearest(np.vstack(own))
+        _, d = self.z_.nearest(np.vstack(own))
         self.ood_threshold_ = OOD_MARGIN * float(np.quantile(d, OOD_QUANTILE))
         self.n_train_ = len(X)
         self.n_features_in_ = int(X.shape[1])
@@ -289,7 +268,7 @@ class ScoringModel:
         return self._distance(self._stats(as_graphs(archs)))
 
     def _distance(self, stats: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
-        which, d = self._nearest(stats)
+        which, d = self.z_.nearest(stats)
         return [self.population_names_[i] for i in which], d, d > self.ood_threshold_
 
     def fit_heads(self, sets: dict[str, tuple[list[ArchGraph], np.ndarray, list[str], list[str]]]) -> ScoringModel:
@@ -474,9 +453,11 @@ class ScoringModel:
         _check_versions(folder, doc)
         model = cls(**doc["config"], metadata=doc.get("metadata"))
         pops = doc["populations"]
-        model.population_names_ = list(pops["names"])
-        model.population_mean_ = np.asarray(pops["mean"], dtype=np.float64)
-        model.population_std_ = np.asarray(pops["std"], dtype=np.float64)
+        model.z_ = PopulationEncoder()
+        model.z_.names_ = list(pops["names"])
+        model.z_.mean_ = np.asarray(pops["mean"], dtype=np.float64)
+        model.z_.std_ = np.asarray(pops["std"], dtype=np.float64)
+        model.z_.n_features_in_ = int(model.z_.mean_.shape[1])
         model.ood_threshold_ = float(doc["ood_threshold"])
         model.n_train_ = int(doc["n_train"])
         model.n_features_in_ = int(doc["n_features_in"])
