@@ -91,15 +91,23 @@ def in_eval_split(task: str, cells: list[str], fraction: float) -> np.ndarray:
 
 @dataclass
 class Rows:
-    """Labelled rows of one task: cells (or architecture ids), their graphs and targets."""
+    """Labelled rows of one task: cells (or architecture ids), their graphs and targets — what every
+    model is fitted on (:meth:`archscore.models.ScoringModel.fit` takes a list of them).
+
+    ``population`` are the graphs the task's reference statistics come from (default: ``graphs``);
+    unlabelled architectures of the same space (or the task's evaluation rows) belong there too.
+    """
 
     task: str
     cells: list[str]
     graphs: list
     y: np.ndarray
+    population: list | None = None
 
     def take(self, rows: np.ndarray) -> Rows:
-        return Rows(self.task, [self.cells[i] for i in rows], [self.graphs[i] for i in rows], self.y[rows])
+        """The rows at ``rows``; the population stays the task's."""
+        return Rows(self.task, [self.cells[i] for i in rows], [self.graphs[i] for i in rows], self.y[rows],
+                    self.population)  # fmt: skip
 
     def __len__(self) -> int:
         return len(self.cells)

@@ -11,12 +11,12 @@ import os
 from pathlib import Path
 
 from archscore.errors import ArchscoreError
-from archscore.models.scoring import Group, ModelFormatError, ScoringModel
+from archscore.models.scoring import ModelFormatError, ScoringModel
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "default"
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "default.toml"
 
-__all__ = ["DEFAULT_CONFIG", "DEFAULT_MODEL", "Group", "ModelFormatError", "ScoringModel", "load_predictor"]
+__all__ = ["DEFAULT_CONFIG", "DEFAULT_MODEL", "ModelFormatError", "ScoringModel", "load_predictor"]
 
 
 def load_predictor(name: str | os.PathLike = "default", tracking_uri: str | None = None) -> ScoringModel:

@@ -32,13 +32,13 @@ import json
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy.stats import rankdata
 
+from archscore.data.tasks import Rows
 from archscore.encoders.population import PopulationEncoder
 from archscore.errors import ArchscoreError, UnknownNameError
 from archscore.graph import ArchGraph
@@ -60,20 +60,6 @@ training rows' own distances to their nearest population."""
 
 class ModelFormatError(ArchscoreError):
     """A saved model folder that is missing, incomplete, corrupted or from an incompatible version."""
-
-
-@dataclass
-class Group:
-    """One training task: its name (``source/target`` or a user's label file), graphs and labels.
-
-    ``population`` are the graphs its reference statistics come from (default: ``graphs``);
-    unlabelled architectures of the same space belong there too.
-    """
-
-    name: str
-    graphs: list[ArchGraph]
-    y: np.ndarray
-    population: list[ArchGraph] | None = None
 
 
 def _interval(mean: float, std: float, scale: tuple[float, float]) -> list[float]:
@@ -213,7 +199,7 @@ class ScoringModel:
         return self._encoders[part].transform(graphs)
 
     # -- fit / predict ---------------------------------------------------------------------------
-    def fit(self, groups: Sequence[Group]) -> ScoringModel:
+    def fit(self, groups: Sequence[Rows]) -> ScoringModel:
         """Fit on labelled tasks: populations from each task, one predictor on all rows."""
         if self.target_transform not in TRANSFORMS:
             raise UnknownNameError(f"unknown target_transform {self.target_transform!r}; choose {TRANSFORMS}")
@@ -226,16 +212,16 @@ class ScoringModel:
             y = np.asarray(g.y, dtype=np.float64)
             if len(g.graphs) != len(y) or len(y) < 2:
                 raise ValueError(
-                    f"task {g.name!r}: {len(g.graphs)} graphs and {len(y)} labels (need ≥ 2 of each, equal)"
+                    f"task {g.task!r}: {len(g.graphs)} graphs and {len(y)} labels (need ≥ 2 of each, equal)"
                 )
             if not np.isfinite(y).all():
-                raise ValueError(f"task {g.name!r}: labels must be finite numbers")
+                raise ValueError(f"task {g.task!r}: labels must be finite numbers")
             own.append(self._stats(g.graphs))
             pops.append(own[-1] if g.population is None else self._stats(g.population))
-            names.append(g.name)
+            names.append(g.task)
         self.z_ = PopulationEncoder().set_populations(names, pops)
         for g, stats in zip(groups, own):
-            Xs.append(self._features(g.graphs, stats, reference=g.name))
+            Xs.append(self._features(g.graphs, stats, reference=g.task))
             y = np.asarray(g.y, dtype=np.float64)
             ys.append(percentile(y) if self.target_transform == "percentile" else y)
         X = np.vstack(Xs)

@@ -34,14 +34,14 @@ class ScorePrior:
 def zero_shot_model(exclude_spaces: Sequence[str], max_rows: int = 1000, seed: int = 0):
     """A ScoringModel fitted on the bundled zero-shot tasks of every space but ``exclude_spaces``."""
     from archscore.data.tasks import load_task, zero_shot_tasks
-    from archscore.models.scoring import Group, ScoringModel
+    from archscore.models.scoring import ScoringModel
 
     groups = []
     for task in zero_shot_tasks(max_rows=max_rows):
         if task.space in exclude_spaces:
             continue
         rows = load_task(task, 0.2, seed)[0]
-        groups.append(Group(rows.task, rows.graphs, rows.y))
+        groups.append(rows)
     log.info("archscore.search: zero-shot prior from %d tasks (%s excluded)", len(groups), ", ".join(exclude_spaces))
     return ScoringModel(seed=seed).fit(groups)
 

@@ -34,7 +34,7 @@ from archscore import metrics
 from archscore.data.tasks import Rows, in_eval_split, load_task
 from archscore.errors import ArchscoreError
 from archscore.examples import NB201_CELL
-from archscore.models.scoring import Group, ScoringModel, percentile
+from archscore.models.scoring import ScoringModel, percentile
 from archscore.training.config import ConfigError, LabelFile, TrainConfig
 from archscore.training.labels import load_labels
 
@@ -56,13 +56,12 @@ class Dataset:
     train: list[Rows]
     eval: list[Rows]
 
-    def groups(self, train_only: bool = True) -> list[Group]:
+    def groups(self, train_only: bool = True) -> list[Rows]:
         """Training tasks; each one's reference population holds its training *and* evaluation graphs
         (architectures only — labels of evaluation rows are never used)."""
         by_task = {r.task: r for r in self.eval}
         return [
-            Group(t.task, t.graphs, t.y, t.graphs + (by_task[t.task].graphs if t.task in by_task else []))
-            for t in self.train
+            replace(t, population=t.graphs + (by_task[t.task].graphs if t.task in by_task else [])) for t in self.train
         ]
 
 
@@ -154,8 +153,8 @@ def leave_one_space_out(config: TrainConfig, data: Dataset, say: Callable[[str],
     """
     groups = data.groups()
     out: dict[str, dict[str, float]] = {}
-    for space in dict.fromkeys(g.name.split("/")[0] for g in groups):
-        rest = [g for g in groups if g.name.split("/")[0] != space]
+    for space in dict.fromkeys(g.task.split("/")[0] for g in groups):
+        rest = [g for g in groups if g.task.split("/")[0] != space]
         held = [r for r in data.eval if r.task.split("/")[0] == space]
         if not rest or not held:
             continue
@@ -199,7 +198,8 @@ def judge_user_labels(config: TrainConfig, data: Dataset, say: Callable[[str], N
             keep = np.flatnonzero(fold_of != f)
             groups = list(every)
             own = rows.take(keep)
-            groups[k] = replace(groups[k], graphs=own.graphs, y=own.y)  # population: every row's architecture
+            # the fold's rows only; the task's population keeps every row's architecture
+            groups[k] = replace(groups[k], cells=own.cells, graphs=own.graphs, y=own.y)
             held = np.flatnonzero(fold_of == f)
             mean[held], std[held] = _fresh(config).fit(groups).predict([rows.graphs[i] for i in held], return_std=True)
         judged = UserJudgement(rows, mean, std, metrics.evaluate(_truth(config.target_transform, rows.y), mean, std))
@@ -258,10 +258,9 @@ def tune(config: TrainConfig, data: Dataset, mlflow, say: Callable[[str], None])
 
     inner_train, inner_eval = [], []
     for g in data.groups():
-        rows = Rows(g.name, [str(i) for i in range(len(g.y))], g.graphs, g.y)
-        is_eval = in_eval_split("inner/" + g.name, rows.cells, 0.25)
-        inner_train.append(Group(g.name, [g.graphs[i] for i in np.flatnonzero(~is_eval)], g.y[~is_eval], g.population))
-        inner_eval.append(rows.take(np.flatnonzero(is_eval)))
+        is_eval = in_eval_split("inner/" + g.task, [str(i) for i in range(len(g))], 0.25)  # by position
+        inner_train.append(g.take(np.flatnonzero(~is_eval)))
+        inner_eval.append(g.take(np.flatnonzero(is_eval)))
 
     def objective(trial) -> float:
         params = dict(config.predictor_params)

@@ -65,10 +65,10 @@ def test_a_network_unlike_any_in_the_zoo_is_flagged(imagenet):
 
 
 def test_heads_travel_with_the_saved_model(tmp_path, imagenet):
-    from archscore.models import Group
+    from archscore.data.tasks import Rows
 
     small = imagenet.take(np.arange(0, len(imagenet), 3))
-    m = ScoringModel(predictor_params={"n_members": 2}).fit([Group("zoo", small.graphs, small.y)])
+    m = ScoringModel(predictor_params={"n_members": 2}).fit([Rows("zoo", list(small.names), small.graphs, small.y)])
     m.fit_heads({"imagenet1k": (small.graphs, small.y, small.families, small.names)})
     before = m.score(imagenet.graphs[:5])
     loaded = ScoringModel.load(m.save(tmp_path / "m"))

@@ -12,7 +12,6 @@ from archscore.data.tasks import load_task, zero_shot_tasks
 from archscore.errors import UnknownNameError
 from archscore.examples import example_path, examples
 from archscore.models import DEFAULT_MODEL, ModelFormatError, ScoringModel, load_predictor
-from archscore.models.scoring import Group
 
 
 def _tasks(*names, rows=80):
@@ -27,7 +26,7 @@ def rows():
 
 @pytest.fixture(scope="module")
 def model(rows):
-    groups = [Group(tr.task, tr.graphs, tr.y) for tr, _ in rows]
+    groups = [tr for tr, _ in rows]
     return ScoringModel(predictor_params={"n_members": 3, "n_estimators": 150}).fit(groups)
 
 
@@ -149,7 +148,7 @@ def test_versions_it_was_saved_with_are_compared_on_load(model, tmp_path):
 def test_other_predictors_persist_too(rows, tmp_path):
     tr = rows[0][0]
     m = ScoringModel(predictor="mlp", predictor_params={"n_members": 2, "epochs": 30}, target_transform="none")
-    m.fit([Group(tr.task, tr.graphs, tr.y)])
+    m.fit([tr])
     back = ScoringModel.load(m.save(tmp_path / "mlp"))
     np.testing.assert_allclose(back.predict(tr.graphs[:5]), m.predict(tr.graphs[:5]))
 

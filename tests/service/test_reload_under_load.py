@@ -21,7 +21,6 @@ pytest.importorskip("fastapi")
 from archscore.data.tasks import load_task, zero_shot_tasks  # noqa: E402
 from archscore.examples import NB201_CELL  # noqa: E402
 from archscore.models import ScoringModel, registry  # noqa: E402
-from archscore.models.scoring import Group  # noqa: E402
 from archscore.training.pipeline import import_model  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -49,9 +48,7 @@ def test_the_service_moves_to_the_new_champion_without_failing_or_stalling(tmp_p
     assert import_model("default", "live").version == "1"
     task = next(t for t in zero_shot_tasks(60) if t.name == "nb201/cifar10")
     rows, _ = load_task(task, 0.2, seed=0, eval_rows=10)
-    small = ScoringModel(predictor_params={"n_members": 2, "n_estimators": 50}).fit(
-        [Group(task.name, rows.graphs, rows.y)]
-    )
+    small = ScoringModel(predictor_params={"n_members": 2, "n_estimators": 50}).fit([rows])
     v2 = import_model(small.save(tmp_path / "small"), "live")
     assert v2.version == "2" and not v2.promoted  # registered beside the champion, not live yet
 
