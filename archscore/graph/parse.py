@@ -25,8 +25,8 @@ from google.protobuf.message import DecodeError
 from onnx import numpy_helper, shape_inference
 
 from archscore.errors import InvalidModelError, ModelLimitError
-from archscore.graph.fold import MAX_ELEMENTS, fold_node
 from archscore.graph.ops import BUFFER_SLOTS, PARAM_SLOTS
+from archscore.graph.shape_arith import MAX_ELEMENTS, fold_node
 
 log = logging.getLogger(__name__)
 

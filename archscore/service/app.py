@@ -33,7 +33,7 @@ from archscore.errors import ArchscoreError, ModelLimitError
 from archscore.graph.bounded import ParsePool, ParseTimeoutError
 from archscore.models.inputs import Arch, Limits, onnx_id, read_record
 from archscore.models.scoring import rank_order
-from archscore.service.models import ModelDescription, ServedModel
+from archscore.service.served import ModelDescription, ServedModel
 
 log = logging.getLogger("archscore.service")
 access = logging.getLogger("archscore.service.access")

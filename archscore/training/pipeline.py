@@ -98,7 +98,7 @@ def load_dataset(config: TrainConfig, label_root: Path | None = None, say: Calla
 
 
 # -- evaluation -----------------------------------------------------------------------------------
-def evaluate(
+def evaluate_model(
     model: ScoringModel, rows: list[Rows], reference: str = "nearest"
 ) -> tuple[dict[str, dict[str, float]], list[dict]]:
     """Per evaluation task: every metric; and the per-architecture table (true, predicted, std).
@@ -141,7 +141,7 @@ def summary(per_task: dict[str, dict[str, float]]) -> dict[str, float]:
 
 
 def gate_score(model: ScoringModel, rows: list[Rows], metric: str) -> float:
-    per_task, _ = evaluate(model, rows)
+    per_task, _ = evaluate_model(model, rows)
     return summary(per_task).get(f"mean_{metric}", float("nan"))
 
 
@@ -160,7 +160,7 @@ def leave_one_space_out(config: TrainConfig, data: Dataset, say: Callable[[str],
             continue
         say(f"leave-one-space-out: fitting without {space} …")
         model = _fresh(config).fit(rest)
-        per_task, _ = evaluate(model, held, reference="batch")  # the space is unseen: rank its rows as a batch
+        per_task, _ = evaluate_model(model, held, reference="batch")  # the space is unseen: rank its rows as a batch
         out.update(per_task)
         say(f"leave-one-space-out {space}: " + ", ".join(f"{k} τ={v['kendall_tau']:.3f}" for k, v in per_task.items()))
     return out
@@ -437,7 +437,7 @@ def train(
         if used.real_networks:
             fit_heads(model, used.real_networks, say)
         fit_seconds = time.perf_counter() - t0
-        per_task, table = evaluate(model, data.eval)
+        per_task, table = evaluate_model(model, data.eval)
         scores = {**summary(per_task), "fit_seconds": fit_seconds, "n_train": model.n_train_}
         for ds, head in getattr(model, "heads_", {}).items():  # held out by family inside the zoo
             scores.update(

@@ -101,4 +101,4 @@ def test_the_service_moves_to_the_new_champion_without_failing_or_stalling(tmp_p
     assert first_new - switched_at < 3.0  # polled every 0.2 s: picked up within seconds
     assert all(v == "2" for _, v, _, when in seen if when > first_new + 0.5)  # and it stays
     assert max(sec for _, _, sec, _ in seen) < 2.0  # no request stalled while the new version loaded
-    assert '"logger": "archscore.service.models"' in log.read_text()
+    assert '"logger": "archscore.service.served"' in log.read_text()
