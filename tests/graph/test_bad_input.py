@@ -488,17 +488,27 @@ def test_graph_with_50000_nodes_parses_correctly():
 
 
 def test_wide_graph_and_many_outputs_parse_in_linear_time():
-    # quadratic passes took 14 s and 66 s here
-    n = 20_000
-    nodes = [mk("Relu", ["x"], [f"t{i}"]) for i in range(n)]
-    nodes.append(mk("Concat", [f"t{i}" for i in range(n)], ["y"], axis=1))
-    start = time.perf_counter()
-    g = from_onnx(model(nodes, {"x": (1, 2)}, ["y"]))
-    assert g.nodes[-1].shape == (1, 2 * n)
-    many_outputs = relu_chain(n)
-    many_outputs.graph.output.extend(helper.make_tensor_value_info(f"t{i}", 1, None) for i in range(n - 1))
-    assert len(from_onnx(many_outputs).outputs) == n
-    assert time.perf_counter() - start < 12
+    """Four times the nodes take about four times as long, not sixteen (quadratic passes once took
+    14 s and 66 s at 20,000 nodes). A ratio of two sizes, each the best of two runs, so a busy
+    machine slows both sides alike."""
+
+    def parse_both(n: int) -> float:
+        nodes = [mk("Relu", ["x"], [f"t{i}"]) for i in range(n)]
+        nodes.append(mk("Concat", [f"t{i}" for i in range(n)], ["y"], axis=1))
+        wide = model(nodes, {"x": (1, 2)}, ["y"])
+        many_outputs = relu_chain(n)
+        many_outputs.graph.output.extend(helper.make_tensor_value_info(f"t{i}", 1, None) for i in range(n - 1))
+        best = float("inf")
+        for _ in range(2):
+            start = time.perf_counter()
+            g = from_onnx(wide)
+            assert g.nodes[-1].shape == (1, 2 * n)
+            assert len(from_onnx(many_outputs).outputs) == n
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    small, large = parse_both(4_000), parse_both(16_000)
+    assert large / small < 8, (small, large)  # linear: ~4; quadratic: ~16
 
 
 def test_tensor_read_50000_times_by_one_node_parses_quickly():
