@@ -34,6 +34,7 @@ import numpy as np
 
 from archscore import data, metrics
 from archscore.data.tasks import Task
+from archscore.encoders import make_encoder
 from archscore.training.protocols import FEW_SHOT_SIZES, few_shot, summarise
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -58,22 +59,6 @@ def tasks() -> list[Task]:
     return out
 
 
-def encoder(name: str):
-    from sklearn.pipeline import FeatureUnion
-
-    from archscore.encoders import CellOneHotEncoder, StatsEncoder, WLEncoder
-
-    if name == "onehot":
-        return CellOneHotEncoder()
-    if name == "stats":
-        return StatsEncoder()
-    if name == "wl":
-        return WLEncoder()
-    if name == "stats+wl":
-        return FeatureUnion([("stats", StatsEncoder()), ("wl", WLEncoder())])
-    raise ValueError(name)
-
-
 def predictor(name: str, seed: int):
     from archscore import predictors
 
@@ -94,7 +79,7 @@ def features(task: Task, encoders: list[str]) -> tuple[dict[str, np.ndarray], np
     parts = sorted({p for name in encoders for p in name.split("+")}, key=["onehot", "stats", "wl"].index)
     for name in parts:
         t0 = time.perf_counter()
-        X[name] = encoder(name).fit_transform(table.cells if name == "onehot" else graphs)
+        X[name] = make_encoder(name).fit_transform(table.cells if name == "onehot" else graphs)
         print(f"  {task.name}: {name} {X[name].shape} in {time.perf_counter() - t0:.1f} s", flush=True)
     for name in encoders:  # a union is its parts side by side (FeatureUnion's own output)
         X.setdefault(name, np.hstack([X[p] for p in name.split("+")]))
@@ -149,7 +134,7 @@ def latency(
     columns = [c for c in table.targets if c.startswith("latency_")]
     lat = {c: np.asarray(table.columns[c], dtype=np.float64) for c in columns}
     if Xg is None:
-        Xg = encoder("stats+wl").fit_transform(table.graphs("cifar10"))
+        Xg = make_encoder("stats+wl").fit_transform(table.graphs("cifar10"))
     Xg = Xg.astype(np.float32)
     # The graph features (15,625 rows × thousands of WL columns) go to each worker once, not once per job.
     jobs = [(device, fs, sizes, seeds) for device in devices or columns for fs in LATENCY_FEATURES]

@@ -8,6 +8,7 @@ reads rows of statistics and standardises them against a reference population. E
 :class:`sklearn.pipeline.FeatureUnion`, and any encoding feeds any predictor.
 """
 
+from archscore.encoders.compose import ENCODER_NAMES, make_encoder
 from archscore.encoders.gnn import GNNEncoder
 from archscore.encoders.onehot import CellOneHotEncoder
 from archscore.encoders.population import PopulationEncoder
@@ -15,4 +16,13 @@ from archscore.encoders.stats import StatsEncoder
 from archscore.encoders.text import TextEncoder
 from archscore.encoders.wl import WLEncoder
 
-__all__ = ["CellOneHotEncoder", "GNNEncoder", "PopulationEncoder", "StatsEncoder", "TextEncoder", "WLEncoder"]
+__all__ = [
+    "ENCODER_NAMES",
+    "CellOneHotEncoder",
+    "GNNEncoder",
+    "PopulationEncoder",
+    "StatsEncoder",
+    "TextEncoder",
+    "WLEncoder",
+    "make_encoder",
+]

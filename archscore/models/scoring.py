@@ -187,14 +187,9 @@ class ScoringModel:
 
     def _embed(self, part: str, graphs: list[ArchGraph]) -> np.ndarray:
         if part not in self._encoders:
-            if part == "gnn":
-                from archscore.encoders.gnn import GNNEncoder
+            from archscore.encoders import make_encoder
 
-                enc = GNNEncoder(pretrained="default")
-            else:
-                from archscore.encoders.text import TextEncoder
-
-                enc = TextEncoder()
+            enc = make_encoder(part, pretrained="default") if part == "gnn" else make_encoder(part)
             self._encoders[part] = enc.fit(graphs[:1])
         return self._encoders[part].transform(graphs)
 

@@ -22,11 +22,9 @@ log = logging.getLogger(__name__)
 
 def default_encoder():
     """Free statistics + Weisfeiler-Lehman features: the best few-shot ranker of archscore's benchmark."""
-    from sklearn.pipeline import FeatureUnion
+    from archscore.encoders import make_encoder
 
-    from archscore.encoders import StatsEncoder, WLEncoder
-
-    return FeatureUnion([("stats", StatsEncoder()), ("wl", WLEncoder())])
+    return make_encoder("stats+wl")
 
 
 def _reads_cells(encoder: object) -> bool:

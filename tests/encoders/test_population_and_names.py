@@ -1,4 +1,4 @@
-"""The z part: statistics standardised against the nearest, the batch's, a named or a given population."""
+"""The z part (statistics standardised against a population) and encoders by name."""
 
 from __future__ import annotations
 
@@ -43,3 +43,15 @@ def test_batch_named_and_given_references(rows) -> None:
     with pytest.raises(ValueError, match="at least 2"):
         enc.standardise(large[:1], "batch")
     assert clone(enc).get_params() == {"reference": "nearest"}
+
+
+def test_encoders_by_name_compose_side_by_side() -> None:
+    from sklearn.pipeline import FeatureUnion
+
+    from archscore.encoders import StatsEncoder, WLEncoder, make_encoder
+
+    union = make_encoder("stats+wl")
+    assert isinstance(union, FeatureUnion) and [type(e) for _, e in union.transformer_list] == [StatsEncoder, WLEncoder]
+    assert make_encoder("wl", iterations=1).iterations == 1
+    with pytest.raises(UnknownNameError, match="unknown encoder"):
+        make_encoder("stats+z")
