@@ -308,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--tasks", default=None, help="comma-separated task names (default: all)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--no-latency", action="store_true", help="accuracy tables only (e.g. re-running a few tasks)")
     parser.add_argument("--out", type=Path, default=RESULTS / "few_shot.json")
     parser.add_argument(
         "--resume", action="store_true", help="keep the finished rows of an interrupted run (its .partial.json)"
@@ -364,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
             partial.parent.mkdir(parents=True, exist_ok=True)
             partial.write_text(json.dumps({"few_shot": results, "zero_label": baselines}, indent=1) + "\n")
     devices = ["latency_pixel3", "latency_titanx_1"] if args.quick else None
-    lat = latency([10, 100], seeds, devices, args.workers, nb201_graph_features)
+    lat = [] if args.no_latency else latency([10, 100], seeds, devices, args.workers, nb201_graph_features)
     total = time.perf_counter() - t_start
     c10 = {(r["encoder"], r["predictor"]): r["summary"] for r in results if r["task"] == "nb201/cifar10"}
     best = {
