@@ -32,7 +32,9 @@ from archscore.testing.processes import env_with, free_port, start, stop, wait_h
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-PAGES = [README, *sorted((ROOT / "docs").rglob("*.md"))]  # the hand-written pages (generated ones hold no commands)
+# the docs pages first (the training guide trains before it retrains), then the README, whose tour
+# repeats their commands
+PAGES = [*sorted((ROOT / "docs").rglob("*.md")), README]  # the hand-written pages (generated ones hold no commands)
 
 SMALLER = {  # documented command (comment stripped) → what the test runs: the same command, smaller
     "archscore train --config default": (
